@@ -1,0 +1,167 @@
+//! Observations on Redis: a hash per endpoint (token hex -> JSON) plus a
+//! token index so any node can match a notification.
+
+use super::{decode, decode_all, scripts, RedisStore};
+use crate::error::{Result, SessionError};
+use crate::observation::{Freshness, Observation};
+use crate::validate;
+
+impl RedisStore {
+    pub(super) async fn add_observation_impl(&self, observation: Observation) -> Result<()> {
+        observation.validate()?;
+        let endpoint = observation.endpoint.as_str();
+        let not_registered = || SessionError::NotRegistered {
+            endpoint: observation.endpoint.clone(),
+            registration_id: observation.registration_id.clone(),
+        };
+        let Some((_, reg)) = self.load_registration(endpoint).await? else {
+            return Err(not_registered());
+        };
+        if reg.registration_id != observation.registration_id {
+            return Err(not_registered());
+        }
+        let token_key = self.keys.token(&observation.token);
+        if let Some(other) = self.get_string(&token_key).await? {
+            if other != endpoint
+                && self
+                    .find_observation(&other, &observation.token)
+                    .await?
+                    .is_some()
+            {
+                return Err(SessionError::TokenInUse {
+                    token: hex::encode(&observation.token),
+                    endpoint: other,
+                });
+            }
+        }
+        // Index before data (rule 2), living as long as the registration.
+        let ttl = self.index_ttl_ms(observation.created_at_ms, reg.expires_at_ms);
+        let _: () = redis::cmd("SET")
+            .arg(&token_key)
+            .arg(endpoint)
+            .arg("PX")
+            .arg(ttl)
+            .query_async(&mut self.conn())
+            .await?;
+        let json = serde_json::to_string(&observation)?;
+        // Re-checks the registration id atomically with the write: a
+        // re-registration in between must not inherit this observation.
+        let stored: i64 = scripts::ADD_OBSERVATION
+            .key(self.keys.registration(endpoint))
+            .key(self.keys.observations(endpoint))
+            .arg(&observation.registration_id)
+            .arg(hex::encode(&observation.token))
+            .arg(json)
+            .invoke_async(&mut self.conn())
+            .await?;
+        if stored == 1 {
+            Ok(())
+        } else {
+            self.delete_if_equal(&token_key, endpoint).await?;
+            Err(not_registered())
+        }
+    }
+
+    pub(super) async fn remove_observation_impl(
+        &self,
+        endpoint: &str,
+        token: &[u8],
+    ) -> Result<Option<Observation>> {
+        validate::endpoint(endpoint)?;
+        validate::token(token)?;
+        let key = self.keys.observations(endpoint);
+        let raw: Option<String> = scripts::TAKE_FIELD
+            .key(&key)
+            .arg(hex::encode(token))
+            .invoke_async(&mut self.conn())
+            .await?;
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let observation: Observation = decode(&key, &raw)?;
+        // Data before index on removal (rule 2).
+        self.delete_if_equal(&self.keys.token(token), endpoint)
+            .await?;
+        Ok(Some(observation))
+    }
+
+    pub(super) async fn observations_impl(&self, endpoint: &str) -> Result<Vec<Observation>> {
+        validate::endpoint(endpoint)?;
+        let key = self.keys.observations(endpoint);
+        let raws: Vec<String> = redis::cmd("HVALS")
+            .arg(&key)
+            .query_async(&mut self.conn())
+            .await?;
+        decode_all(&key, &raws)
+    }
+
+    pub(super) async fn observation_by_token_impl(
+        &self,
+        token: &[u8],
+    ) -> Result<Option<Observation>> {
+        validate::token(token)?;
+        let Some(endpoint) = self.get_string(&self.keys.token(token)).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .find_observation(&endpoint, token)
+            .await?
+            .map(|(_, o)| o))
+    }
+
+    /// The endpoint's observation with this token, raw and decoded, checked
+    /// to really be that endpoint's (rule 3: index hits are verified).
+    async fn find_observation(
+        &self,
+        endpoint: &str,
+        token: &[u8],
+    ) -> Result<Option<(String, Observation)>> {
+        if validate::endpoint(endpoint).is_err() {
+            return Ok(None);
+        }
+        let key = self.keys.observations(endpoint);
+        let raw: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg(hex::encode(token))
+            .query_async(&mut self.conn())
+            .await?;
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let observation: Observation = decode(&key, &raw)?;
+        Ok(
+            (observation.endpoint == endpoint && observation.token == token)
+                .then_some((raw, observation)),
+        )
+    }
+
+    pub(super) async fn record_notification_impl(
+        &self,
+        endpoint: &str,
+        token: &[u8],
+        seq: u32,
+        now_ms: i64,
+    ) -> Result<Option<Freshness>> {
+        validate::endpoint(endpoint)?;
+        validate::token(token)?;
+        for _ in 0..self.config.max_cas_attempts {
+            let Some((raw, observation)) = self.find_observation(endpoint, token).await? else {
+                return Ok(None);
+            };
+            let Some(next) = observation.notified(seq, now_ms) else {
+                return Ok(Some(Freshness::Stale));
+            };
+            let stored: i64 = scripts::OBSERVATION_CAS
+                .key(self.keys.observations(endpoint))
+                .arg(hex::encode(token))
+                .arg(&raw)
+                .arg(serde_json::to_string(&next)?)
+                .invoke_async(&mut self.conn())
+                .await?;
+            if stored == 1 {
+                return Ok(Some(Freshness::Fresh));
+            }
+        }
+        Err(self.contention(endpoint))
+    }
+}

@@ -1,0 +1,9 @@
+//! SenmlJson codec: decoding never panics, and what decodes round-trips stably.
+#![no_main]
+
+mod common;
+
+use libfuzzer_sys::fuzz_target;
+use lwm2m_core::ContentFormat;
+
+fuzz_target!(|data: &[u8]| common::round_trip(ContentFormat::SenmlJson, data));

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what `make run` and `make test` need, idempotently: the Rust
+# components and the cargo tools. Safe to run again; does nothing when all is
+# in place. Usage: scripts/setup.sh [run|test]
+set -euo pipefail
+purpose=${1:-test}
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+if ! command -v cargo >/dev/null 2>&1; then
+    if [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    else
+        say "installing Rust with rustup (stable, minimal profile)"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+fi
+
+# A C toolchain builds the -sys crates (and libFuzzer for the fuzz smoke run).
+if ! command -v cc >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1; then
+    say "installing a C/C++ toolchain (Debian build-essential)"
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq build-essential; else sudo apt-get update -qq && sudo apt-get install -y -qq build-essential; fi
+fi
+
+[ "$purpose" = run ] && exit 0
+
+if command -v rustup >/dev/null 2>&1; then
+    for component in rustfmt clippy; do
+        if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+            say "adding rustup component $component"
+            rustup component add "$component"
+        fi
+    done
+fi
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    say "installing cargo-fuzz (once, about a minute)"
+    cargo install cargo-fuzz --locked --quiet
+fi

@@ -1,0 +1,107 @@
+//! `lwm2m`: one binary for every component of the LwM2M cluster.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use lwm2m::{Settings, Shutdown, Target};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser, Debug)]
+#[command(name = "lwm2m", version, about = "LwM2M device-management cluster")]
+struct Cli {
+    /// TOML configuration file; `LWM2M_*` environment variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one component, or all of them (standalone).
+    Run {
+        #[arg(long, value_enum, default_value_t = Target::All)]
+        target: Target,
+    },
+    /// Print the effective configuration (defaults < file < environment) as TOML.
+    Config,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lwm2m: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Config => match settings.to_toml() {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("lwm2m: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run { target } => run(target, settings),
+    }
+}
+
+fn init_tracing(settings: &Settings) {
+    let filter = std::env::var("LWM2M_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_new(&settings.log.level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if settings.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run(target: Target, settings: Settings) -> ExitCode {
+    init_tracing(&settings);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lwm2m: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let (trigger, shutdown) = Shutdown::new();
+        let services =
+            tokio::spawn(async move { lwm2m::targets::run(target, &settings, shutdown).await });
+        match lwm2m::shutdown::os_signal().await {
+            Ok(signal) => tracing::info!(signal, "signal received"),
+            Err(e) => tracing::error!(error = %e, "cannot listen for signals; stopping"),
+        }
+        trigger.trigger();
+        match services.await {
+            Ok(r) => r,
+            Err(e) => Err(lwm2m::Error::ConfigSource(format!(
+                "service task failed: {e}"
+            ))),
+        }
+    });
+    match result {
+        Ok(()) => {
+            tracing::info!("stopped cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! Layered configuration: built-in defaults < TOML file (`--config`) <
+//! environment variables with the `LWM2M_` prefix.
+//!
+//! Environment variables map onto keys by upper-casing the dotted key and
+//! replacing dots with underscores: `dtls.connection_id_length` is
+//! `LWM2M_DTLS_CONNECTION_ID_LENGTH`. Because key names contain underscores
+//! themselves, the mapping is resolved against the list of known keys (taken
+//! from the defaults) instead of splitting on `_`, which is ambiguous. An
+//! `LWM2M_` variable that matches no key is an error, so a typo never passes
+//! silently.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// Prefix of environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "LWM2M_";
+
+/// Variables with the prefix that are not configuration keys.
+const NON_KEY_VARS: &[&str] = &["LWM2M_LOG"];
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub node: NodeSettings,
+    pub transport: TransportSettings,
+    pub coap: CoapSettings,
+    pub dtls: DtlsSettings,
+    pub grpc: GrpcSettings,
+    pub storage: StorageSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeSettings {
+    /// Node id 0-255 carried in the first byte of DTLS Connection IDs; -1 means
+    /// "derive it" (StatefulSet ordinal or Redis lease, in the cluster issue).
+    pub id: i16,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        NodeSettings { id: -1 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransportSettings {
+    /// Plain CoAP (NoSec) listener.
+    pub coap_bind: SocketAddr,
+    /// CoAP over DTLS listener.
+    pub coaps_bind: SocketAddr,
+    /// Datagrams larger than this are dropped and counted.
+    pub max_datagram_size: usize,
+}
+
+impl Default for TransportSettings {
+    fn default() -> Self {
+        TransportSettings {
+            coap_bind: SocketAddr::from(([0, 0, 0, 0], 5683)),
+            coaps_bind: SocketAddr::from(([0, 0, 0, 0], 5684)),
+            max_datagram_size: 1500,
+        }
+    }
+}
+
+/// CoAP transmission parameters (RFC 7252 §4.8) and block-wise settings (RFC 7959).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoapSettings {
+    pub ack_timeout_ms: u64,
+    pub ack_random_factor: f64,
+    pub max_retransmit: u8,
+    pub block_size: u16,
+    pub max_reassembly_bytes: usize,
+}
+
+impl Default for CoapSettings {
+    fn default() -> Self {
+        CoapSettings {
+            ack_timeout_ms: 2000,
+            ack_random_factor: 1.5,
+            max_retransmit: 4,
+            block_size: 1024,
+            max_reassembly_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DtlsSettings {
+    /// Length of the Connection IDs this server issues (RFC 9146); 0 disables CID.
+    pub connection_id_length: u8,
+}
+
+impl Default for DtlsSettings {
+    fn default() -> Self {
+        DtlsSettings {
+            connection_id_length: 8,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcSettings {
+    pub bind: SocketAddr,
+}
+
+impl Default for GrpcSettings {
+    fn default() -> Self {
+        GrpcSettings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 50051)),
+        }
+    }
+}
+
+/// Where state lives. The defaults are the embedded backends of standalone mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// `memory` or a `redis://` URL.
+    pub sessions: String,
+    /// `memory` or a comma-separated Kafka bootstrap list prefixed `kafka://`.
+    pub bus: String,
+    /// `sqlite://…` (standalone) or `postgres://…` (cluster).
+    pub database_url: String,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            sessions: "memory".to_owned(),
+            bus: "memory".to_owned(),
+            database_url: "sqlite://lwm2m.db?mode=rwc".to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// A tracing filter such as `info` or `lwm2m=debug,info`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            level: "info".to_owned(),
+            format: "text".to_owned(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then `LWM2M_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, Error> {
+        let defaults = config::Config::try_from(&Settings::default())
+            .map_err(|e| Error::ConfigSource(e.to_string()))?;
+        let known = known_keys()?;
+        let mut builder = config::Config::builder().add_source(defaults);
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(Error::ConfigSource(format!(
+                    "file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        for (name, value) in env {
+            let Some(suffix) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if NON_KEY_VARS.contains(&name.as_str()) {
+                continue;
+            }
+            let key = known.get(suffix).ok_or_else(|| {
+                Error::config(
+                    suffix.to_ascii_lowercase(),
+                    format!("environment variable {name} matches no configuration key"),
+                )
+            })?;
+            builder = builder
+                .set_override(key.as_str(), value)
+                .map_err(|e| Error::ConfigSource(e.to_string()))?;
+        }
+        let merged = builder
+            .build()
+            .map_err(|e| Error::ConfigSource(e.to_string()))?;
+        let settings: Settings = merged
+            .try_deserialize()
+            .map_err(describe_deserialize_error)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Range checks that types alone cannot express.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !(-1..=255).contains(&self.node.id) {
+            return Err(Error::config(
+                "node.id",
+                "must be between 0 and 255, or -1 to derive it",
+            ));
+        }
+        let cid = self.dtls.connection_id_length;
+        // RFC 9146 allows up to 255; one byte carries the node id, and fewer
+        // than 4 bytes leave too little room to tell sessions apart.
+        if cid != 0 && !(4..=32).contains(&cid) {
+            return Err(Error::config(
+                "dtls.connection_id_length",
+                format!("{cid} is out of range: use 0 (no CID) or 4 to 32"),
+            ));
+        }
+        let block = self.coap.block_size;
+        if !(16..=1024).contains(&block) || !block.is_power_of_two() {
+            return Err(Error::config(
+                "coap.block_size",
+                format!("{block} is not a power of two between 16 and 1024"),
+            ));
+        }
+        if self.coap.ack_random_factor < 1.0 {
+            return Err(Error::config(
+                "coap.ack_random_factor",
+                "must be at least 1.0",
+            ));
+        }
+        if self.coap.ack_timeout_ms == 0 {
+            return Err(Error::config("coap.ack_timeout_ms", "must be positive"));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(Error::config("log.format", "must be `text` or `json`"));
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, for `lwm2m config`.
+    pub fn to_toml(&self) -> Result<String, Error> {
+        toml::to_string_pretty(self).map_err(|e| Error::ConfigSource(e.to_string()))
+    }
+}
+
+/// Maps `DTLS_CONNECTION_ID_LENGTH` to `dtls.connection_id_length` for every
+/// key the defaults define.
+fn known_keys() -> Result<BTreeMap<String, String>, Error> {
+    let value = serde_json::to_value(Settings::default())
+        .map_err(|e| Error::ConfigSource(e.to_string()))?;
+    let mut out = BTreeMap::new();
+    collect_keys(&value, String::new(), &mut out);
+    Ok(out)
+}
+
+fn collect_keys(value: &serde_json::Value, prefix: String, out: &mut BTreeMap<String, String>) {
+    if let serde_json::Value::Object(map) = value {
+        for (k, v) in map {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            collect_keys(v, key, out);
+        }
+    } else if !prefix.is_empty() {
+        out.insert(prefix.replace('.', "_").to_ascii_uppercase(), prefix);
+    }
+}
+
+/// The `config` crate reports a bad value as `invalid … for key "x.y"`; turn
+/// that into our error with the key pulled out, so users see the key first.
+fn describe_deserialize_error(err: config::ConfigError) -> Error {
+    let text = err.to_string();
+    if let Some(start) = text.find("for key `").map(|i| i + "for key `".len()) {
+        if let Some(len) = text.get(start..).and_then(|rest| rest.find('`')) {
+            let key = text.get(start..start + len).unwrap_or_default().to_owned();
+            let reason = text
+                .get(..start - "for key `".len())
+                .unwrap_or(&text)
+                .trim()
+                .to_owned();
+            return Error::config(key, reason);
+        }
+    }
+    Error::ConfigSource(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_standalone() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.transport.coap_bind.port(), 5683);
+        assert_eq!(s.grpc.bind.to_string(), "127.0.0.1:50051");
+        assert_eq!(s.storage.sessions, "memory");
+        assert_eq!(s.dtls.connection_id_length, 8);
+    }
+
+    #[test]
+    fn env_overrides_file_overrides_defaults() {
+        let mut file = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
+        writeln!(
+            file,
+            "[dtls]\nconnection_id_length = 6\n[coap]\nmax_retransmit = 2"
+        )
+        .unwrap();
+        let s = Settings::load(Some(file.path()), env(&[])).unwrap();
+        assert_eq!(s.dtls.connection_id_length, 6);
+        assert_eq!(s.coap.max_retransmit, 2);
+
+        let s = Settings::load(
+            Some(file.path()),
+            env(&[("LWM2M_DTLS_CONNECTION_ID_LENGTH", "12"), ("PATH", "/bin")]),
+        )
+        .unwrap();
+        assert_eq!(s.dtls.connection_id_length, 12);
+        assert_eq!(
+            s.coap.max_retransmit, 2,
+            "file value survives where env says nothing"
+        );
+    }
+
+    #[test]
+    fn bad_env_value_names_the_key() {
+        let err = Settings::load(None, env(&[("LWM2M_DTLS_CONNECTION_ID_LENGTH", "eight")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dtls.connection_id_length"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_value_names_the_key() {
+        let err = Settings::load(None, env(&[("LWM2M_DTLS_CONNECTION_ID_LENGTH", "2")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("dtls.connection_id_length") && err.contains("out of range"),
+            "{err}"
+        );
+        let err = Settings::load(None, env(&[("LWM2M_COAP_BLOCK_SIZE", "100")])).unwrap_err();
+        assert!(err.to_string().contains("coap.block_size"), "{err}");
+    }
+
+    #[test]
+    fn unknown_env_key_is_an_error() {
+        let err =
+            Settings::load(None, env(&[("LWM2M_DTLS_CONECTION_ID_LENGTH", "8")])).unwrap_err();
+        assert!(
+            err.to_string().contains("matches no configuration key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_file_key_is_an_error() {
+        let mut file = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
+        writeln!(file, "[dtls]\nconection_id_length = 6").unwrap();
+        let err = Settings::load(Some(file.path()), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("conection_id_length"), "{err}");
+    }
+
+    #[test]
+    fn bad_file_value_names_the_key() {
+        let mut file = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
+        writeln!(file, "[grpc]\nbind = \"not an address\"").unwrap();
+        let err = Settings::load(Some(file.path()), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("grpc.bind"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let err = Settings::load(Some(Path::new("/nonexistent/lwm2m.toml")), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn printed_config_loads_back() {
+        let s = Settings::default();
+        let mut file = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
+        write!(file, "{}", s.to_toml().unwrap()).unwrap();
+        assert_eq!(Settings::load(Some(file.path()), env(&[])).unwrap(), s);
+    }
+}

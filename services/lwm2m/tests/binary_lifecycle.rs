@@ -1,0 +1,107 @@
+//! The `lwm2m` binary starts, loads its configuration and stops cleanly on a
+//! signal; a bad configuration value stops it with an error naming the key.
+
+// Test helpers outside `#[test]` functions fail loudly on purpose.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn lwm2m() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lwm2m"));
+    // Keep the test independent of the developer's environment.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("LWM2M_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+fn wait_for_line(rx: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        let found = line.contains(needle);
+        seen.push(line);
+        if found {
+            return seen;
+        }
+    }
+    panic!("no line containing {needle:?}; saw {seen:#?}");
+}
+
+fn signal_and_wait(signal: &str) {
+    let mut child = lwm2m()
+        .args(["run", "--target", "all"])
+        .env("LWM2M_GRPC_BIND", "127.0.0.1:0")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let up = wait_for_line(&rx, "lwm2m is up");
+    assert!(
+        up.iter().any(|l| l.contains("127.0.0.1:0")),
+        "env override reached the service: {up:#?}"
+    );
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_for_line(&rx, "stopped cleanly");
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
+#[test]
+fn starts_and_stops_cleanly_on_sigint() {
+    signal_and_wait("-INT");
+}
+
+#[test]
+fn starts_and_stops_cleanly_on_sigterm() {
+    signal_and_wait("-TERM");
+}
+
+#[test]
+fn bad_value_fails_with_the_key() {
+    let out = lwm2m()
+        .args(["run", "--target", "transport"])
+        .env("LWM2M_DTLS_CONNECTION_ID_LENGTH", "lots")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dtls.connection_id_length"), "{err}");
+}
+
+#[test]
+fn config_command_prints_effective_settings() {
+    let out = lwm2m()
+        .arg("config")
+        .env("LWM2M_DTLS_CONNECTION_ID_LENGTH", "6")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("connection_id_length = 6"), "{text}");
+}
+
+#[test]
+fn unknown_target_is_refused() {
+    let out = lwm2m()
+        .args(["run", "--target", "everything"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
