@@ -14,8 +14,12 @@ use lwm2m_core::{
 
 fn device_instance() -> LwM2mNode {
     let multi = |id, kind, values: Vec<Value>| {
-        LwM2mResource::multiple(id, kind, values.into_iter().enumerate().map(|(i, v)| (i as u16, v)))
-            .unwrap_or_else(|e| unreachable!("{e}"))
+        LwM2mResource::multiple(
+            id,
+            kind,
+            values.into_iter().enumerate().map(|(i, v)| (i as u16, v)),
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"))
     };
     LwM2mNode::ObjectInstance(LwM2mObjectInstance::new(
         0,
@@ -24,9 +28,21 @@ fn device_instance() -> LwM2mNode {
             LwM2mResource::single(1, Value::String("Lightweight M2M Client".into())),
             LwM2mResource::single(2, Value::String("345000123".into())),
             LwM2mResource::single(3, Value::String("1.0".into())),
-            multi(6, ResourceType::Integer, vec![Value::Integer(1), Value::Integer(5)]),
-            multi(7, ResourceType::Integer, vec![Value::Integer(3800), Value::Integer(5000)]),
-            multi(8, ResourceType::Integer, vec![Value::Integer(125), Value::Integer(900)]),
+            multi(
+                6,
+                ResourceType::Integer,
+                vec![Value::Integer(1), Value::Integer(5)],
+            ),
+            multi(
+                7,
+                ResourceType::Integer,
+                vec![Value::Integer(3800), Value::Integer(5000)],
+            ),
+            multi(
+                8,
+                ResourceType::Integer,
+                vec![Value::Integer(125), Value::Integer(900)],
+            ),
             LwM2mResource::single(9, Value::Integer(100)),
             LwM2mResource::single(10, Value::Integer(15)),
             multi(11, ResourceType::Integer, vec![Value::Integer(0)]),
@@ -52,7 +68,10 @@ fn measure(budget: Duration, mut f: impl FnMut()) -> f64 {
 
 fn main() {
     let budget = Duration::from_millis(
-        std::env::var("BENCH_MILLIS").ok().and_then(|v| v.parse().ok()).unwrap_or(500),
+        std::env::var("BENCH_MILLIS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(500),
     );
     let models = ModelRegistry::with_core_objects();
     let path: LwM2mPath = "/3/0".parse().unwrap_or_else(|e| unreachable!("{e}"));
@@ -63,7 +82,9 @@ fn main() {
         ContentFormat::SenmlCbor,
         ContentFormat::OmaJson,
     ] {
-        let Some(codec) = codec_for(format) else { continue };
+        let Some(codec) = codec_for(format) else {
+            continue;
+        };
         let bytes = match codec.encode(&path, &node, &models) {
             Ok(b) => b,
             Err(e) => {
