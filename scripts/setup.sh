@@ -38,3 +38,17 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     say "installing cargo-fuzz (once, about a minute)"
     cargo install cargo-fuzz --locked --quiet
 fi
+
+# The Kafka-protocol broker the integration tests run against (about ten
+# minutes to build, once; it stays in ~/.cargo/bin).
+if ! command -v tansu >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tansu" ]; then
+    say "installing tansu, the Kafka-protocol test broker (once, about ten minutes)"
+    cargo install tansu --locked --features libsql --quiet
+fi
+
+# libcoap's command-line client forges raw CoAP in the transport tests.
+if ! command -v coap-client-notls >/dev/null 2>&1; then
+    say "installing libcoap3-bin (coap-client-notls)"
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libcoap3-bin; else sudo apt-get update -qq && sudo apt-get install -y -qq libcoap3-bin; fi
+fi
+
