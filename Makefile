@@ -17,6 +17,8 @@ build:
 test: setup services unit sans-io fuzz
 
 unit:
+	# The end-to-end tests run the real binaries, so build them first.
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
 
 sans-io:

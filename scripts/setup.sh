@@ -46,6 +46,13 @@ if ! command -v tansu >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tansu" ]; then
     cargo install tansu --locked --features libsql --quiet
 fi
 
+# Node.js and npm run the independent LwM2M client (lwm2m-node-lib) in the
+# interop tests; the tests install the npm package themselves.
+if ! command -v npm >/dev/null 2>&1; then
+    say "installing Node.js and npm (Debian packages)"
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm; else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm; fi
+fi
+
 # libcoap's command-line client forges raw CoAP in the transport tests.
 if ! command -v coap-client-notls >/dev/null 2>&1; then
     say "installing libcoap3-bin (coap-client-notls)"

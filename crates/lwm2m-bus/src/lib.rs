@@ -22,6 +22,8 @@ pub mod kafka;
 mod memory;
 mod reservation;
 mod stats;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use bus::{UplinkBus, UplinkStream};
 pub use encoding::{

@@ -1,17 +1,16 @@
-//! KafkaBus against a real Kafka-protocol broker (tansu, see `common`).
+//! KafkaBus against a real Kafka-protocol broker (tansu, see
+//! `lwm2m_bus::testing`). No broker is a test failure, not a skip.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{consume, create_topics, free_port, unique_topics, Broker, Received};
 use lwm2m_bus::kafka::{
     HEADER_CONTENT_TYPE, HEADER_ENDPOINT, HEADER_EVENT_ID, HEADER_EVENT_KIND, HEADER_TENANT,
     HEADER_TRACEPARENT,
 };
+use lwm2m_bus::testing::{consume, create_topics, free_port, unique_topics, Received, TestBroker};
 use lwm2m_bus::{
     decode_event, BusError, Encoding, KafkaBus, KafkaConfig, KafkaTopics, TraceparentHook,
     UplinkBus,
@@ -96,7 +95,7 @@ fn assert_ordered_per_device(received: &[Received], events: &[UplinkEvent], enco
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_events_for_fifty_devices_arrive_once_in_order() {
-    let broker = Broker::shared().await;
+    let broker = TestBroker::start_or_reuse().await;
     let topics = unique_topics("order");
     create_topics(&broker.brokers, &topics, 4).await;
     let bus = KafkaBus::new(config(
@@ -142,7 +141,7 @@ async fn thousand_events_for_fifty_devices_arrive_once_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_records_are_routed_by_kind_with_headers() {
-    let broker = Broker::shared().await;
+    let broker = TestBroker::start_or_reuse().await;
     let topics = unique_topics("json");
     create_topics(&broker.brokers, &topics, 2).await;
     let hook: TraceparentHook = Arc::new(|_: &UplinkEvent| {
@@ -243,7 +242,7 @@ async fn events_published_before_the_broker_starts_arrive_in_order() {
         "held while Kafka is down"
     );
 
-    let broker = Broker::start_on(port).await;
+    let broker = TestBroker::start_on(port).await;
     create_topics(&broker.brokers, &topics, 3).await;
     bus.flush(Duration::from_secs(60))
         .await
@@ -285,7 +284,7 @@ async fn full_buffer_applies_backpressure_until_the_broker_drains_it() {
     let stats = bus.stats();
     assert_eq!((stats.buffered, stats.rejected, stats.dropped), (20, 2, 0));
 
-    let broker = Broker::start_on(port).await;
+    let broker = TestBroker::start_on(port).await;
     create_topics(&broker.brokers, &topics, 1).await;
     bus.flush(Duration::from_secs(60))
         .await

@@ -11,6 +11,13 @@ pub enum Error {
     #[error("configuration: {0}")]
     ConfigSource(String),
 
+    /// A component failed to start or stopped with an error.
+    #[error("{component}: {reason}")]
+    Component {
+        component: &'static str,
+        reason: String,
+    },
+
     #[error("{context}: {source}")]
     Io {
         context: String,

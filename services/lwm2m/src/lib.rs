@@ -5,6 +5,7 @@
 //! everything in one process with embedded backends (standalone mode), and a
 //! single target runs one component of the cluster.
 
+pub mod components;
 pub mod error;
 pub mod settings;
 pub mod shutdown;

@@ -32,6 +32,7 @@ pub struct Settings {
     pub dtls: DtlsSettings,
     pub grpc: GrpcSettings,
     pub storage: StorageSettings,
+    pub kafka: KafkaSettings,
     pub log: LogSettings,
 }
 
@@ -58,6 +59,13 @@ pub struct TransportSettings {
     pub coaps_bind: SocketAddr,
     /// Datagrams larger than this are dropped and counted.
     pub max_datagram_size: usize,
+    /// How long a downlink waits for the device unless the call says otherwise.
+    pub request_timeout_ms: u64,
+    /// How long a queue-mode device is considered awake after Register/Update
+    /// when neither the device settings nor its registration (`at=`) say.
+    pub default_awake_time_s: u64,
+    /// Extra time past a registration's lifetime before it is expired.
+    pub registration_grace_s: u64,
 }
 
 impl Default for TransportSettings {
@@ -66,6 +74,9 @@ impl Default for TransportSettings {
             coap_bind: SocketAddr::from(([0, 0, 0, 0], 5683)),
             coaps_bind: SocketAddr::from(([0, 0, 0, 0], 5684)),
             max_datagram_size: 1500,
+            request_timeout_ms: 30_000,
+            default_awake_time_s: 93,
+            registration_grace_s: 30,
         }
     }
 }
@@ -112,12 +123,17 @@ impl Default for DtlsSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct GrpcSettings {
     pub bind: SocketAddr,
+    /// The address other nodes reach this one at (its node id in sessions:
+    /// downlinks are forwarded to the node that last heard from a device).
+    /// Empty: the bound address.
+    pub advertise: String,
 }
 
 impl Default for GrpcSettings {
     fn default() -> Self {
         GrpcSettings {
             bind: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            advertise: String::new(),
         }
     }
 }
@@ -128,7 +144,9 @@ impl Default for GrpcSettings {
 pub struct StorageSettings {
     /// `memory` or a `redis://` URL.
     pub sessions: String,
-    /// `memory` or a comma-separated Kafka bootstrap list prefixed `kafka://`.
+    /// Prefix of every Redis key; nodes of one cluster share it.
+    pub session_prefix: String,
+    /// `memory` (in-process, standalone) or `kafka` (see `[kafka]`).
     pub bus: String,
     /// `sqlite://…` (standalone) or `postgres://…` (cluster).
     pub database_url: String,
@@ -138,8 +156,38 @@ impl Default for StorageSettings {
     fn default() -> Self {
         StorageSettings {
             sessions: "memory".to_owned(),
+            session_prefix: "lwm2m".to_owned(),
             bus: "memory".to_owned(),
             database_url: "sqlite://lwm2m.db?mode=rwc".to_owned(),
+        }
+    }
+}
+
+/// The Kafka uplink bus, used when `storage.bus = "kafka"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaSettings {
+    /// Bootstrap brokers, `host:port[,host:port...]`.
+    pub brokers: String,
+    /// `protobuf` or `json` record values.
+    pub encoding: String,
+    pub topic_registrations: String,
+    pub topic_values: String,
+    pub topic_transport_log: String,
+    /// Events held while Kafka is slow or away; when full, new CON uplinks
+    /// are refused instead of acknowledged and lost.
+    pub buffer_capacity: usize,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        KafkaSettings {
+            brokers: "127.0.0.1:9092".to_owned(),
+            encoding: "protobuf".to_owned(),
+            topic_registrations: "lwm2m.registrations".to_owned(),
+            topic_values: "lwm2m.values".to_owned(),
+            topic_transport_log: "lwm2m.transport-log".to_owned(),
+            buffer_capacity: 100_000,
         }
     }
 }
@@ -244,6 +292,25 @@ impl Settings {
         }
         if self.coap.ack_timeout_ms == 0 {
             return Err(Error::config("coap.ack_timeout_ms", "must be positive"));
+        }
+        let sessions = self.storage.sessions.as_str();
+        if sessions != "memory"
+            && !sessions.starts_with("redis://")
+            && !sessions.starts_with("rediss://")
+        {
+            return Err(Error::config(
+                "storage.sessions",
+                "must be `memory` or a redis:// URL",
+            ));
+        }
+        if !matches!(self.storage.bus.as_str(), "memory" | "kafka") {
+            return Err(Error::config("storage.bus", "must be `memory` or `kafka`"));
+        }
+        if !matches!(self.kafka.encoding.as_str(), "protobuf" | "json") {
+            return Err(Error::config(
+                "kafka.encoding",
+                "must be `protobuf` or `json`",
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(Error::config("log.format", "must be `text` or `json`"));

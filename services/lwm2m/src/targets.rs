@@ -58,33 +58,70 @@ impl fmt::Display for Target {
 
 /// Runs the components of `target` until `shutdown` fires.
 ///
-/// The components' service crates plug in here as they land; until then a
-/// component only reports that it is up, so deployment, configuration and
-/// signal handling can be exercised end to end.
+/// Components whose service has not landed yet only report that they are
+/// not available in this build; the others run with the backends the
+/// settings name.
 pub async fn run(
     target: Target,
     settings: &Settings,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) -> Result<(), crate::Error> {
-    let components = target.components();
-    let names: Vec<&str> = components.iter().map(|c| c.name()).collect();
-    tracing::info!(
-        target = %target,
-        components = ?names,
-        coap = %settings.transport.coap_bind,
-        grpc = %settings.grpc.bind,
-        sessions = %settings.storage.sessions,
-        bus = %settings.storage.bus,
-        "lwm2m is up"
-    );
+    let mut transport = None;
+    for component in target.components() {
+        match component {
+            Target::Transport => {
+                let handle = crate::components::start_transport(settings, shutdown.clone()).await?;
+                tracing::info!(
+                    coap = %handle.coap_addr,
+                    grpc = %handle.grpc_addr,
+                    node = %handle.node_id,
+                    sessions = %redact(&settings.storage.sessions),
+                    bus = %settings.storage.bus,
+                    "transport is up"
+                );
+                transport = Some(handle);
+            }
+            other => tracing::info!(component = %other, "not part of this build yet; skipped"),
+        }
+    }
+    tracing::info!(target = %target, "lwm2m is up");
+    let mut shutdown = shutdown;
     shutdown.wait().await;
     tracing::info!("shutdown requested; stopping components");
+    if let Some(handle) = transport {
+        handle
+            .shutdown()
+            .await
+            .map_err(|e| crate::Error::Component {
+                component: "transport",
+                reason: e.to_string(),
+            })?;
+    }
     Ok(())
+}
+
+/// A URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        assert_eq!(
+            redact("redis://:secret@10.0.0.1:6379/0"),
+            "redis://***@10.0.0.1:6379/0"
+        );
+        assert_eq!(redact("memory"), "memory");
+    }
 
     #[test]
     fn all_runs_every_component() {

@@ -32,14 +32,26 @@ fn wait_for_line(rx: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
     panic!("no line containing {needle:?}; saw {seen:#?}");
 }
 
+/// Kills the child if the test fails before it exits, so no server outlives its test.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn signal_and_wait(signal: &str) {
-    let mut child = lwm2m()
+    let child = lwm2m()
         .args(["run", "--target", "all"])
         .env("LWM2M_GRPC_BIND", "127.0.0.1:0")
+        .env("LWM2M_TRANSPORT_COAP_BIND", "127.0.0.1:0")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
+    let mut child = KillOnDrop(child);
+    let stderr = child.0.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -48,18 +60,29 @@ fn signal_and_wait(signal: &str) {
             }
         }
     });
-    let up = wait_for_line(&rx, "lwm2m is up");
+    let up = wait_for_line(&rx, "transport is up");
+    let line = up.last().unwrap();
+    // The env overrides reached the service: loopback, and port 0 became a real port.
     assert!(
-        up.iter().any(|l| l.contains("127.0.0.1:0")),
-        "env override reached the service: {up:#?}"
+        line.contains("grpc=127.0.0.1:") && !line.contains("grpc=127.0.0.1:0 "),
+        "{line}"
     );
+    assert!(
+        line.contains("coap=127.0.0.1:") && !line.contains("coap=127.0.0.1:0 "),
+        "{line}"
+    );
+    assert!(
+        line.contains("sessions=memory") && line.contains("bus=memory"),
+        "standalone backends: {line}"
+    );
+    wait_for_line(&rx, "lwm2m is up");
     let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
+        .args([signal, &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     wait_for_line(&rx, "stopped cleanly");
-    let exit = child.wait().unwrap();
+    let exit = child.0.wait().unwrap();
     assert!(exit.success(), "exit status {exit:?}");
 }
 

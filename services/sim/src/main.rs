@@ -46,12 +46,18 @@ async fn run(cli: Cli) -> lwm2m_sim::Result<()> {
         }
     };
     tokio::pin!(stop);
+    let terminate = terminate_signal();
+    tokio::pin!(terminate);
     let mut ticker = tokio::time::interval(PROGRESS_EVERY);
     let mut last = u64::MAX;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {
                 info!("Ctrl-C: shutting down");
+                break;
+            }
+            _ = &mut terminate => {
+                info!("SIGTERM: shutting down");
                 break;
             }
             _ = &mut stop => {
@@ -77,4 +83,19 @@ async fn run(cli: Cli) -> lwm2m_sim::Result<()> {
         println!("{summary}");
     }
     Ok(())
+}
+
+/// Resolves on SIGTERM (what Kubernetes and test harnesses send), so the
+/// devices de-register then too; never resolves where there is no SIGTERM.
+async fn terminate_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            term.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await
 }

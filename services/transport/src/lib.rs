@@ -1,0 +1,221 @@
+//! The transport node for plain CoAP (NoSec): an async IO driver (tokio)
+//! around the sans-IO cores (`lwm2m-coap`, `lwm2m-core`), backed by the
+//! shared session store and publishing to the uplink bus.
+//!
+//! Nodes are stateless: registrations and observations live in the
+//! [`SessionStore`](lwm2m_session::SessionStore), so any node can serve any
+//! device, match any notification by its token and expire any registration.
+//! Downlinks leave through the node that last heard from the device (where
+//! its NAT binding points): other nodes forward them over gRPC.
+//!
+//! ```no_run
+//! # async fn demo(deps: lwm2m_transport::TransportDeps) -> Result<(), lwm2m_transport::Error> {
+//! use lwm2m_transport::{run, TransportConfig};
+//! run(TransportConfig::default(), deps, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+//!
+//! # Layout
+//!
+//! - `driver`: the UDP task owning the socket and the `CoapEndpoint`.
+//! - `inbound`: routing and admission of device requests; `registration`
+//!   (Register/Update/De-register), `send` (`/dp`).
+//! - `observe`: notifications, including ones matched via the store's token index.
+//! - `downlink` (the [`Downlinks`] API), `operation` (request building and
+//!   response decoding per operation), `content_format` (format policy),
+//!   `queue_mode` (held downlinks for sleeping devices), `forward`.
+//! - `expiry`: the lifetime sweeper.
+//! - `grpc`: `lwm2m.transport.v1.Transport`, health, reflection; `proto_convert`.
+//! - `events` (uplink event builders), `decode`, `nodes`, `address_index`,
+//!   `stats`, `config`, `error`, `clock`.
+
+mod address_index;
+mod clock;
+mod config;
+pub mod content_format;
+mod decode;
+mod downlink;
+mod driver;
+mod error;
+mod events;
+mod expiry;
+mod forward;
+mod grpc;
+mod inbound;
+mod node;
+mod nodes;
+mod observe;
+mod operation;
+mod proto_convert;
+mod queue_mode;
+mod registration;
+mod send;
+mod stats;
+mod stop;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use lwm2m_coap::CoapEndpoint;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use config::{DeviceOverrides, TransportConfig};
+pub use downlink::{Downlinks, Target};
+pub use error::Error;
+pub use node::TransportDeps;
+pub use operation::{DownlinkResult, Operation};
+pub use stats::TransportStats;
+
+use node::Node;
+
+/// A running node.
+pub struct TransportHandle {
+    /// The bound CoAP (UDP) address.
+    pub coap_addr: SocketAddr,
+    /// The bound gRPC (TCP) address.
+    pub grpc_addr: SocketAddr,
+    /// This node's id in registrations.
+    pub node_id: String,
+    /// Resolves when every task of the node has stopped.
+    pub join: JoinHandle<Result<(), Error>>,
+    stop: Arc<watch::Sender<bool>>,
+    node: Arc<Node>,
+}
+
+impl std::fmt::Debug for TransportHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportHandle")
+            .field("coap_addr", &self.coap_addr)
+            .field("grpc_addr", &self.grpc_addr)
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TransportHandle {
+    /// The node's counters (no gRPC needed).
+    pub fn stats(&self) -> TransportStats {
+        self.node.counters.snapshot()
+    }
+
+    /// The internal downlink API of this node.
+    pub fn downlinks(&self) -> Downlinks {
+        Downlinks::new(Arc::clone(&self.node))
+    }
+
+    /// Asks the node to stop (as the `shutdown` future would).
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Stops the node and waits for it.
+    pub async fn shutdown(self) -> Result<(), Error> {
+        self.stop();
+        match self.join.await {
+            Ok(result) => result,
+            Err(e) => Err(Error::Config(format!("transport task failed: {e}"))),
+        }
+    }
+}
+
+/// Runs a node until `shutdown` completes.
+pub async fn run(
+    config: TransportConfig,
+    deps: TransportDeps,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let handle = start(config, deps, shutdown).await?;
+    match handle.join.await {
+        Ok(result) => result,
+        Err(e) => Err(Error::Config(format!("transport task failed: {e}"))),
+    }
+}
+
+/// Binds the sockets and starts the node's tasks; returns at once with the
+/// bound addresses (bind port 0 in tests). The node stops when `shutdown`
+/// completes or [`TransportHandle::stop`] is called.
+pub async fn start(
+    config: TransportConfig,
+    deps: TransportDeps,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<TransportHandle, Error> {
+    config.validate()?;
+    let endpoint = CoapEndpoint::<SocketAddr>::new(config.coap_config()?)?;
+    let socket = UdpSocket::bind(config.coap_bind).await?;
+    let listener = TcpListener::bind(config.grpc_bind).await?;
+    let coap_addr = socket.local_addr()?;
+    let grpc_addr = listener.local_addr()?;
+    let advertised = config
+        .grpc_advertise
+        .clone()
+        .unwrap_or_else(|| grpc_addr.to_string());
+    let node_id = config.node_id.clone().unwrap_or(advertised);
+    let flush_timeout = config.shutdown_flush_timeout;
+
+    let (commands, command_rx) = mpsc::channel(driver::COMMAND_QUEUE);
+    let (stop, stop_rx) = watch::channel(false);
+    let stop = Arc::new(stop);
+    let node = Arc::new(Node::new(
+        config,
+        node_id.clone(),
+        deps,
+        driver::DriverHandle::new(commands),
+        stop_rx.clone(),
+    ));
+
+    let external = Arc::clone(&stop);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = external.send(true);
+    });
+    // Whichever task ends first (error or shutdown) stops the others.
+    let stopping = |stop: &Arc<watch::Sender<bool>>| {
+        let stop = Arc::clone(stop);
+        move || {
+            let _ = stop.send(true);
+        }
+    };
+    let udp = {
+        let (node, rx, done) = (Arc::clone(&node), stop_rx.clone(), stopping(&stop));
+        tokio::spawn(async move {
+            let result = driver::run(node, socket, endpoint, command_rx, rx).await;
+            done();
+            result
+        })
+    };
+    let grpc = {
+        let (node, rx, done) = (Arc::clone(&node), stop_rx.clone(), stopping(&stop));
+        tokio::spawn(async move {
+            let result = grpc::serve(node, listener, rx).await;
+            done();
+            result
+        })
+    };
+    let sweeper = tokio::spawn(expiry::run(Arc::clone(&node), stop_rx));
+    let bus = Arc::clone(&node.bus);
+    let join = tokio::spawn(async move {
+        let udp = udp.await;
+        let grpc = grpc.await;
+        let _ = sweeper.await;
+        if let Err(e) = bus.flush(flush_timeout).await {
+            tracing::warn!(error = %e, "uplink bus not flushed at shutdown");
+        }
+        let joined = |r: Result<Result<(), Error>, tokio::task::JoinError>| match r {
+            Ok(result) => result,
+            Err(e) => Err(Error::Config(format!("transport task failed: {e}"))),
+        };
+        joined(udp).and(joined(grpc))
+    });
+    tracing::info!(%coap_addr, %grpc_addr, %node_id, "transport node started");
+    Ok(TransportHandle {
+        coap_addr,
+        grpc_addr,
+        node_id,
+        join,
+        stop,
+        node,
+    })
+}

@@ -1,0 +1,237 @@
+//! State shared by the tasks of one transport node: configuration,
+//! dependencies, the handle to the UDP task and the node-local caches.
+//! Everything durable lives in the session store.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lwm2m_bus::{Reservation, UplinkBus};
+use lwm2m_core::{ModelRegistry, Version};
+use lwm2m_proto::events::v1::uplink_event::Payload;
+use lwm2m_proto::events::v1::UplinkEvent;
+use lwm2m_session::{Registration, SessionStore};
+use tokio::sync::{watch, Semaphore};
+
+use crate::address_index::AddressIndex;
+use crate::clock::now_ms;
+use crate::config::TransportConfig;
+use crate::driver::{self, DriverHandle};
+use crate::error::Error;
+use crate::events::{self, Device};
+use crate::forward::Forwarder;
+use crate::queue_mode::QueueMode;
+use crate::stats::Counters;
+
+/// How stale `last_seen_ms` may get before an uplink refreshes it anyway
+/// (address and node changes are written at once).
+const TOUCH_REFRESH_MS: i64 = 10_000;
+
+/// What a node needs from the rest of the system.
+#[derive(Clone)]
+pub struct TransportDeps {
+    /// Registrations and observations, shared by all nodes.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Where uplink events go.
+    pub bus: Arc<dyn UplinkBus>,
+    /// Object models for decoding payloads.
+    pub models: Arc<ModelRegistry>,
+}
+
+impl std::fmt::Debug for TransportDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportDeps")
+            .field("models", &self.models.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One transport node's shared state.
+pub(crate) struct Node {
+    pub config: TransportConfig,
+    pub node_id: String,
+    pub sessions: Arc<dyn SessionStore>,
+    pub bus: Arc<dyn UplinkBus>,
+    pub models: Arc<ModelRegistry>,
+    pub driver: DriverHandle,
+    pub counters: Counters,
+    pub addresses: AddressIndex,
+    pub queue: QueueMode,
+    pub forwarder: Forwarder,
+    /// Inbound requests in progress (beyond the limit: 5.03).
+    pub permits: Arc<Semaphore>,
+    /// Turns true when the node stops (ends long-lived gRPC streams).
+    pub stop: watch::Receiver<bool>,
+}
+
+impl Node {
+    pub fn new(
+        config: TransportConfig,
+        node_id: String,
+        deps: TransportDeps,
+        driver: DriverHandle,
+        stop: watch::Receiver<bool>,
+    ) -> Self {
+        Node {
+            stop,
+            permits: Arc::new(Semaphore::new(config.max_concurrent_requests)),
+            queue: QueueMode::new(config.max_held_per_device),
+            node_id,
+            sessions: deps.sessions,
+            bus: deps.bus,
+            models: deps.models,
+            driver,
+            counters: Counters::default(),
+            addresses: AddressIndex::default(),
+            forwarder: Forwarder::default(),
+            config,
+        }
+    }
+
+    /// An event about `device` from this node.
+    pub fn event(&self, device: &Device, payload: Payload) -> UplinkEvent {
+        events::envelope(&self.node_id, device, payload)
+    }
+
+    /// Publishes into slots reserved before the device was answered.
+    pub async fn publish_reserved(&self, reservation: &mut Reservation, events: Vec<UplinkEvent>) {
+        for event in events {
+            match self.bus.publish_reserved(reservation, event).await {
+                Ok(()) => Counters::inc(&self.counters.events_published),
+                Err(e) => {
+                    Counters::inc(&self.counters.publish_failures);
+                    tracing::warn!(error = %e, "cannot publish uplink event");
+                }
+            }
+        }
+    }
+
+    /// Publishes events nothing was acknowledged for (downlink results, expiry).
+    pub async fn publish(&self, events: Vec<UplinkEvent>) {
+        for event in events {
+            match self.bus.publish(event).await {
+                Ok(()) => Counters::inc(&self.counters.events_published),
+                Err(e) => {
+                    Counters::inc(&self.counters.publish_failures);
+                    tracing::warn!(error = %e, "cannot publish uplink event");
+                }
+            }
+        }
+    }
+
+    /// Counts and logs a session store failure, passing it on.
+    pub fn store_error(&self, e: lwm2m_session::SessionError) -> Error {
+        Counters::inc(&self.counters.store_errors);
+        tracing::warn!(error = %e, "session store error");
+        Error::Session(e)
+    }
+
+    /// Object versions of a registration, for `ModelRegistry::for_device`.
+    pub fn versions(reg: &Registration) -> HashMap<u16, Version> {
+        reg.objects
+            .iter()
+            .map(|(id, entry)| (*id, entry.version))
+            .collect()
+    }
+
+    /// Any uplink: NAT rebinding moves the address, downlinks follow the
+    /// node. Writes only when something changed or `last_seen` is stale.
+    pub async fn touch(&self, reg: &Registration, peer: SocketAddr) -> Registration {
+        self.addresses.insert(peer, &reg.endpoint);
+        let address = peer.to_string();
+        let now = now_ms();
+        let fresh = now.saturating_sub(reg.last_seen_ms) < TOUCH_REFRESH_MS;
+        if reg.address == address && reg.node_id == self.node_id && fresh {
+            return reg.clone();
+        }
+        match self
+            .sessions
+            .touch(&reg.endpoint, &address, &self.node_id, now)
+            .await
+        {
+            Ok(Some(updated)) => updated,
+            Ok(None) => reg.clone(),
+            Err(e) => {
+                let _ = self.store_error(e);
+                reg.clone()
+            }
+        }
+    }
+
+    /// How long a queue-mode device stays awake after an uplink.
+    pub fn awake_time(&self, reg: &Registration) -> Duration {
+        self.config
+            .overrides(&reg.endpoint)
+            .and_then(|o| o.awake_time)
+            .or_else(|| reg.awake_time_s.map(|s| Duration::from_secs(u64::from(s))))
+            .unwrap_or(self.config.default_awake_time)
+    }
+
+    /// The device was heard from at `peer`: a queue-mode device is awake,
+    /// send what was held for it, in order.
+    pub async fn wake(&self, reg: &Registration, peer: SocketAddr) {
+        if !reg.queue_mode {
+            return;
+        }
+        let held = self
+            .queue
+            .wake(&reg.endpoint, Instant::now(), self.awake_time(reg));
+        for mut held in held {
+            held.out.options.timeout = Some(driver::remaining(held.deadline));
+            if let Err(e) = self.driver.send(peer, held.out).await {
+                tracing::debug!(error = %e, "cannot flush held downlink");
+            }
+        }
+    }
+
+    /// Forgets a device that left (de-registered, expired): its address,
+    /// its held downlinks (their callers get `NotRegistered`) and its
+    /// observation tokens (later notifications get RST).
+    pub async fn forget_device(&self, reg: &Registration, tokens: &[Vec<u8>]) {
+        self.addresses.remove_endpoint(&reg.endpoint);
+        for held in self.queue.forget(&reg.endpoint) {
+            let _ = held
+                .out
+                .reply
+                .send(Err(Error::NotRegistered(reg.endpoint.clone())));
+        }
+        for token in tokens {
+            if let Ok(token) = lwm2m_coap::Token::new(token) {
+                self.driver.forget(token).await;
+            }
+        }
+    }
+
+    /// The registration of the device sending from `peer`: the address
+    /// index first, then a bounded scan of the store (see `address_index`).
+    pub async fn sender(&self, peer: SocketAddr) -> Result<Registration, Error> {
+        let address = peer.to_string();
+        if let Some(endpoint) = self.addresses.get(&peer) {
+            match self.sessions.get_by_endpoint(&endpoint).await {
+                Ok(Some(reg)) if reg.address == address => return Ok(reg),
+                Ok(_) => {}
+                Err(e) => return Err(self.store_error(e)),
+            }
+        }
+        let mut cursor = None;
+        let mut scanned = 0usize;
+        while scanned < self.config.sender_scan_limit {
+            let page = self
+                .sessions
+                .list(cursor.take(), 500)
+                .await
+                .map_err(|e| self.store_error(e))?;
+            scanned += page.items.len();
+            if let Some(reg) = page.items.into_iter().find(|r| r.address == address) {
+                self.addresses.insert(peer, &reg.endpoint);
+                return Ok(reg);
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Err(Error::UnknownSender(address))
+    }
+}

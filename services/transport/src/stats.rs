@@ -1,0 +1,160 @@
+//! Counters of what the node did, dropped and refused. Exposed without gRPC
+//! (`TransportHandle::stats`) so tests and a metrics exporter can read them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// A snapshot of the node's counters. All values only grow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransportStats {
+    /// The CoAP endpoint's own counters (oversized, wrong version, malformed, RST, ...).
+    pub coap: lwm2m_coap::Stats,
+    /// Datagrams read from the socket.
+    pub datagrams_received: u64,
+    /// Datagrams written to the socket.
+    pub datagrams_sent: u64,
+    /// Socket send errors (the datagram is lost; CON retransmission covers it).
+    pub send_errors: u64,
+    /// Requests from devices that reached the LwM2M layer.
+    pub requests: u64,
+    /// Register / Update / De-register accepted.
+    pub registrations: u64,
+    pub updates: u64,
+    pub deregistrations: u64,
+    /// Registrations removed by the expiry sweep of this node.
+    pub expirations: u64,
+    /// Send (`/dp`) requests accepted.
+    pub sends: u64,
+    /// Notifications decoded and published.
+    pub notifications: u64,
+    /// Notifications dropped as stale (RFC 7641 §3.4).
+    pub stale_notifications: u64,
+    /// Unmatched notifications accepted via the store's token index.
+    pub unmatched_accepted: u64,
+    /// Unmatched notifications rejected with RST.
+    pub unmatched_rejected: u64,
+    /// Requests for unknown paths (4.04).
+    pub not_found: u64,
+    /// Requests with a method the path does not allow (4.05).
+    pub method_not_allowed: u64,
+    /// Requests answered 4.00 / 4.12 / 4.15.
+    pub bad_requests: u64,
+    /// 5.03 because too many requests were in progress.
+    pub overloaded: u64,
+    /// 5.03 because the bus could not take more events.
+    pub backpressure: u64,
+    /// Downlinks sent to devices from this node.
+    pub downlinks: u64,
+    /// Downlinks that got no CoAP response (timeout, RST...).
+    pub downlink_failures: u64,
+    /// Downlinks forwarded to the node that owns the device.
+    pub downlinks_forwarded: u64,
+    /// Downlinks held for a sleeping queue-mode device.
+    pub downlinks_held: u64,
+    /// Events handed to the bus.
+    pub events_published: u64,
+    /// Events the bus refused after the response was sent.
+    pub publish_failures: u64,
+    /// Payloads that could not be decoded (notifications, reads, sends).
+    pub decode_failures: u64,
+    /// Session store failures.
+    pub store_errors: u64,
+}
+
+/// The live counters behind [`TransportStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    coap: Mutex<lwm2m_coap::Stats>,
+    pub datagrams_received: AtomicU64,
+    pub datagrams_sent: AtomicU64,
+    pub send_errors: AtomicU64,
+    pub requests: AtomicU64,
+    pub registrations: AtomicU64,
+    pub updates: AtomicU64,
+    pub deregistrations: AtomicU64,
+    pub expirations: AtomicU64,
+    pub sends: AtomicU64,
+    pub notifications: AtomicU64,
+    pub stale_notifications: AtomicU64,
+    pub unmatched_accepted: AtomicU64,
+    pub unmatched_rejected: AtomicU64,
+    pub not_found: AtomicU64,
+    pub method_not_allowed: AtomicU64,
+    pub bad_requests: AtomicU64,
+    pub overloaded: AtomicU64,
+    pub backpressure: AtomicU64,
+    pub downlinks: AtomicU64,
+    pub downlink_failures: AtomicU64,
+    pub downlinks_forwarded: AtomicU64,
+    pub downlinks_held: AtomicU64,
+    pub events_published: AtomicU64,
+    pub publish_failures: AtomicU64,
+    pub decode_failures: AtomicU64,
+    pub store_errors: AtomicU64,
+}
+
+impl Counters {
+    /// Adds one.
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Stores the CoAP endpoint's counters (the UDP task does this after each batch).
+    pub fn set_coap(&self, stats: lwm2m_coap::Stats) {
+        *self.coap.lock().unwrap_or_else(|e| e.into_inner()) = stats;
+    }
+
+    /// A consistent-enough copy for reporting.
+    pub fn snapshot(&self) -> TransportStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        TransportStats {
+            coap: *self.coap.lock().unwrap_or_else(|e| e.into_inner()),
+            datagrams_received: get(&self.datagrams_received),
+            datagrams_sent: get(&self.datagrams_sent),
+            send_errors: get(&self.send_errors),
+            requests: get(&self.requests),
+            registrations: get(&self.registrations),
+            updates: get(&self.updates),
+            deregistrations: get(&self.deregistrations),
+            expirations: get(&self.expirations),
+            sends: get(&self.sends),
+            notifications: get(&self.notifications),
+            stale_notifications: get(&self.stale_notifications),
+            unmatched_accepted: get(&self.unmatched_accepted),
+            unmatched_rejected: get(&self.unmatched_rejected),
+            not_found: get(&self.not_found),
+            method_not_allowed: get(&self.method_not_allowed),
+            bad_requests: get(&self.bad_requests),
+            overloaded: get(&self.overloaded),
+            backpressure: get(&self.backpressure),
+            downlinks: get(&self.downlinks),
+            downlink_failures: get(&self.downlink_failures),
+            downlinks_forwarded: get(&self.downlinks_forwarded),
+            downlinks_held: get(&self.downlinks_held),
+            events_published: get(&self.events_published),
+            publish_failures: get(&self.publish_failures),
+            decode_failures: get(&self.decode_failures),
+            store_errors: get(&self.store_errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_reflects_counters() {
+        let c = Counters::default();
+        Counters::inc(&c.requests);
+        for _ in 0..3 {
+            Counters::inc(&c.sends);
+        }
+        c.set_coap(lwm2m_coap::Stats {
+            oversized: 2,
+            ..Default::default()
+        });
+        let s = c.snapshot();
+        assert_eq!((s.requests, s.sends, s.coap.oversized), (1, 3, 2));
+    }
+}
