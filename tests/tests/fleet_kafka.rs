@@ -63,7 +63,7 @@ const CONSUME_TIMEOUT: Duration = Duration::from_secs(180);
 const LINGER: Duration = Duration::from_secs(3);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thousand_devices_register_observe_notify_deregister_through_redis_and_kafka() {
+async fn fleet_registers_is_observed_notifies_and_deregisters_through_redis_and_kafka() {
     let started = Instant::now();
     let broker = TestBroker::start_or_reuse().await;
     let prefix = format!("test-fleet-kafka-{}", uuid::Uuid::new_v4().simple());
