@@ -154,7 +154,7 @@ fn assert_success(what: &str, response: &DownlinkResponse) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_lib_client_registers_is_read_written_executed_observed_and_deregisters() {
     ensure_node_modules();
-    let node = TestNode::start_with_models(Backend::Redis, models_with_temperature()).await;
+    let node = TestNode::start_on(Backend::Redis, models_with_temperature()).await;
     let mut events = node.events();
     let mut grpc = node.grpc().await;
     let endpoint = format!("node-lib-{}", uuid::Uuid::new_v4().simple());
@@ -166,7 +166,7 @@ async fn node_lib_client_registers_is_read_written_executed_observed_and_deregis
         .await;
     let location = registered.trim_start_matches("REGISTERED ").to_owned();
     let (event, body) = events
-        .registration(&endpoint, &[RegistrationKind::Registered])
+        .registration(&endpoint, RegistrationKind::Registered)
         .await;
     assert_eq!(location, format!("/rd/{}", event.registration_id));
     assert_eq!(body.lwm2m_version, "1.0");
@@ -329,7 +329,7 @@ async fn node_lib_client_registers_is_read_written_executed_observed_and_deregis
     client.terminate();
     client.line("DEREGISTERED", |l| l == "DEREGISTERED").await;
     events
-        .registration(&endpoint, &[RegistrationKind::Deregistered])
+        .registration(&endpoint, RegistrationKind::Deregistered)
         .await;
     let status = client.wait().await;
     assert!(status.success(), "node client exited with {status}");

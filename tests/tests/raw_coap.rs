@@ -117,14 +117,18 @@ async fn registration_exists(node: &TestNode, endpoint: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn libcoap_register_creates_a_registration() {
-    let node = TestNode::start(Backend::Memory).await;
+    let node = TestNode::start_on(
+        Backend::Memory,
+        lwm2m_core::ModelRegistry::with_core_objects(),
+    )
+    .await;
     let mut events = node.events();
 
     let run = register(&node, "ep=raw-1&lt=60&b=U").await;
     assert_eq!(run.code().as_deref(), Some("2.01"), "{run:#?}");
     assert_eq!(run.exit_code, Some(0), "{run:#?}");
     let (event, body) = events
-        .registration("raw-1", &[RegistrationKind::Registered])
+        .registration("raw-1", RegistrationKind::Registered)
         .await;
     assert_eq!(run.location(), format!("/rd/{}", event.registration_id));
     assert_eq!(body.lifetime_s, 60);
@@ -157,7 +161,7 @@ async fn libcoap_register_creates_a_registration() {
     .await;
     assert_eq!(update.code().as_deref(), Some("2.04"), "{update:#?}");
     let (_, updated) = events
-        .registration("raw-1", &[RegistrationKind::Updated])
+        .registration("raw-1", RegistrationKind::Updated)
         .await;
     assert_eq!(updated.lifetime_s, 120);
 
@@ -165,7 +169,7 @@ async fn libcoap_register_creates_a_registration() {
     let delete = coap_client(&["-m", "delete", &uri(&node, &run.location())]).await;
     assert_eq!(delete.code().as_deref(), Some("2.02"), "{delete:#?}");
     events
-        .registration("raw-1", &[RegistrationKind::Deregistered])
+        .registration("raw-1", RegistrationKind::Deregistered)
         .await;
     assert!(!registration_exists(&node, "raw-1").await);
     node.stop().await;
@@ -173,7 +177,11 @@ async fn libcoap_register_creates_a_registration() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn libcoap_bad_requests_get_the_right_error_codes() {
-    let node = TestNode::start(Backend::Memory).await;
+    let node = TestNode::start_on(
+        Backend::Memory,
+        lwm2m_core::ModelRegistry::with_core_objects(),
+    )
+    .await;
 
     // No endpoint name: 4.00 Bad Request.
     let no_ep = register(&node, "lt=60&b=U").await;
@@ -214,7 +222,11 @@ async fn libcoap_bad_requests_get_the_right_error_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_datagrams_are_counted_and_the_node_keeps_serving() {
-    let node = TestNode::start(Backend::Memory).await;
+    let node = TestNode::start_on(
+        Backend::Memory,
+        lwm2m_core::ModelRegistry::with_core_objects(),
+    )
+    .await;
     let target: SocketAddr = node.handle.coap_addr;
     let before = node.handle.stats();
 

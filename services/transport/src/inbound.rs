@@ -160,7 +160,11 @@ async fn serve(
     };
     let outcome = result.unwrap_or_else(|e| {
         let code = e.response_code();
-        if code.class() == 4 {
+        // An Update/De-register of an expired or unknown registration is a
+        // normal event for devices that slept too long, not a malformed request.
+        if code == ResponseCode::NOT_FOUND {
+            Counters::inc(&node.counters.not_found);
+        } else if code.class() == 4 {
             Counters::inc(&node.counters.bad_requests);
         }
         tracing::debug!(%peer, error = %e, "request refused");

@@ -52,6 +52,8 @@ mod registration;
 mod send;
 mod stats;
 mod stop;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::future::Future;
 use std::net::SocketAddr;

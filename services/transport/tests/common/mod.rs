@@ -1,6 +1,5 @@
-//! Test harness: real session stores (MemoryStore, RedisStore on
-//! 127.0.0.1:6379 with a unique key prefix), a started transport node on
-//! ephemeral ports, and a fake LwM2M device: a bare `CoapEndpoint` over a
+//! Test harness: the shared `lwm2m_transport::testing` support (stores,
+//! nodes, events) plus a fake LwM2M device: a bare `CoapEndpoint` over a
 //! real UDP socket whose answers to downlinks come from a closure.
 // Helpers outside #[test] fns may panic: a panic is a test failure.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -8,192 +7,16 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use futures::StreamExt;
-use lwm2m_bus::{MemoryBus, SubscriptionFilter, UplinkBus, UplinkStream};
 use lwm2m_coap::{
     CoapEndpoint, Config, Event, FailureReason, Request, RequestId, RequestOptions, Response,
     ResponseCode, Token,
 };
-use lwm2m_core::ModelRegistry;
-use lwm2m_proto::events::v1::uplink_event::Payload;
-use lwm2m_proto::events::v1::UplinkEvent;
-use lwm2m_proto::transport::v1::transport_client::TransportClient;
-use lwm2m_session::{MemoryStore, RedisStore, SessionStore};
-use lwm2m_transport::{TransportConfig, TransportDeps, TransportHandle};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-/// Generous upper bound for anything to happen; a safety net, never a timing assertion.
-pub const PATIENCE: Duration = Duration::from_secs(20);
-
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Memory,
-    Redis,
-}
-
-/// A session store for one test; `cleanup` deletes its Redis keys.
-pub struct Store {
-    pub sessions: Arc<dyn SessionStore>,
-    redis: Option<Arc<RedisStore>>,
-}
-
-impl Store {
-    pub async fn new(backend: Backend) -> Store {
-        match backend {
-            Backend::Memory => Store {
-                sessions: Arc::new(MemoryStore::new()),
-                redis: None,
-            },
-            Backend::Redis => {
-                let prefix = format!("test-transport-{}", uuid::Uuid::new_v4().simple());
-                let redis = Arc::new(RedisStore::connect(REDIS_URL, &prefix).await.unwrap());
-                Store {
-                    sessions: redis.clone(),
-                    redis: Some(redis),
-                }
-            }
-        }
-    }
-
-    pub async fn cleanup(self) {
-        if let Some(redis) = self.redis {
-            redis.delete_everything().await.unwrap();
-        }
-    }
-}
-
-/// The config every test node starts from.
-pub fn test_config() -> TransportConfig {
-    TransportConfig {
-        expiry_sweep_interval: Duration::from_millis(200),
-        default_request_timeout: Duration::from_secs(10),
-        ..TransportConfig::local()
-    }
-}
-
-/// A started node with its bus.
-pub struct TestNode {
-    pub handle: TransportHandle,
-    pub bus: Arc<dyn UplinkBus>,
-}
-
-impl TestNode {
-    pub async fn start(sessions: Arc<dyn SessionStore>) -> TestNode {
-        Self::start_with(sessions, Arc::new(MemoryBus::new(4096)), test_config()).await
-    }
-
-    pub async fn start_with(
-        sessions: Arc<dyn SessionStore>,
-        bus: Arc<dyn UplinkBus>,
-        config: TransportConfig,
-    ) -> TestNode {
-        let deps = TransportDeps {
-            sessions,
-            bus: bus.clone(),
-            models: Arc::new(ModelRegistry::with_core_objects()),
-        };
-        let handle = lwm2m_transport::start(config, deps, std::future::pending())
-            .await
-            .unwrap();
-        TestNode { handle, bus }
-    }
-
-    pub fn events(&self) -> Events {
-        Events(self.bus.subscribe(SubscriptionFilter::all()))
-    }
-
-    pub async fn grpc(&self) -> TransportClient<tonic::transport::Channel> {
-        TransportClient::connect(format!("http://{}", self.handle.grpc_addr))
-            .await
-            .unwrap()
-    }
-
-    pub async fn stop(self) {
-        self.handle.shutdown().await.unwrap();
-    }
-
-    /// Waits until `check` holds for the node's stats.
-    pub async fn wait_stats(
-        &self,
-        what: &str,
-        check: impl Fn(&lwm2m_transport::TransportStats) -> bool,
-    ) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let stats = self.handle.stats();
-            if check(&stats) {
-                return;
-            }
-            if Instant::now() > deadline {
-                panic!("stats never showed {what}: {stats:#?}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-/// A subscription to a node's uplink events.
-pub struct Events(pub UplinkStream);
-
-impl Events {
-    /// The next event matching `pred` (others are skipped).
-    pub async fn next_matching(
-        &mut self,
-        what: &str,
-        pred: impl Fn(&UplinkEvent) -> bool,
-    ) -> UplinkEvent {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            match tokio::time::timeout_at(deadline, self.0.next()).await {
-                Ok(Some(Ok(event))) if pred(&event) => return event,
-                Ok(Some(_)) => {}
-                Ok(None) => panic!("bus closed while waiting for {what}"),
-                Err(_) => panic!("no {what} event"),
-            }
-        }
-    }
-
-    /// The next registration event of `endpoint` with `kind`.
-    pub async fn registration(
-        &mut self,
-        endpoint: &str,
-        kind: lwm2m_proto::events::v1::RegistrationKind,
-    ) -> (UplinkEvent, lwm2m_proto::events::v1::RegistrationEvent) {
-        let event = self
-            .next_matching(&format!("{kind:?} of {endpoint}"), |e| {
-                e.endpoint == endpoint
-                    && matches!(&e.payload, Some(Payload::Registration(r)) if r.kind == kind as i32)
-            })
-            .await;
-        let Some(Payload::Registration(body)) = event.payload.clone() else {
-            unreachable!()
-        };
-        (event, body)
-    }
-
-    /// The next values event of `endpoint` from `source`.
-    pub async fn values(
-        &mut self,
-        endpoint: &str,
-        source: lwm2m_proto::events::v1::ValueSource,
-    ) -> lwm2m_proto::events::v1::ResourceValues {
-        let event = self
-            .next_matching(&format!("{source:?} values of {endpoint}"), |e| {
-                e.endpoint == endpoint
-                    && matches!(&e.payload, Some(Payload::Values(v)) if v.source == source as i32)
-            })
-            .await;
-        match event.payload {
-            Some(Payload::Values(values)) => values,
-            _ => unreachable!(),
-        }
-    }
-}
+pub use lwm2m_transport::testing::*;
 
 /// What a fake device answers to a downlink.
 pub type Handler = Box<dyn FnMut(&Request) -> Response + Send>;
