@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 10
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run build test unit sans-io fuzz lint fmt bench setup setup-run services clean
+.PHONY: run build test unit sans-io fuzz lint fmt bench bench-large setup setup-run services clean
 
 ## run: build and start the standalone product (every component, embedded backends)
 run: setup-run
@@ -36,9 +36,13 @@ lint: setup
 fmt:
 	$(CARGO) fmt --all
 
-## bench: benchmarks, results written to bench/results/
+## bench: benchmarks against the machine's own limits (10k devices), results in bench/results/
 bench: setup-run
-	scripts/bench.sh
+	scripts/bench.sh bench
+
+## bench-large: the same with 100k devices (takes longer than 20 minutes)
+bench-large: setup-run
+	scripts/bench.sh bench-large
 
 setup:
 	scripts/setup.sh test

@@ -3,7 +3,7 @@
 # socket or async-runtime crate in their normal dependency tree.
 set -euo pipefail
 status=0
-for crate in lwm2m-core lwm2m-coap; do
+for crate in lwm2m-core lwm2m-coap lwm2m-dtls; do
     tree=$(cargo tree -p "$crate" -e normal --prefix none --quiet)
     bad=$(printf '%s\n' "$tree" | grep -E '^(tokio|mio|async-std|smol|socket2|futures-io|tokio-util) ' | sort -u || true)
     if [ -n "$bad" ]; then

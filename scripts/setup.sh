@@ -46,6 +46,15 @@ if ! command -v tansu >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tansu" ]; then
     cargo install tansu --locked --features libsql --quiet
 fi
 
+# The Mbed TLS test peer (DTLS Connection ID interop, crates/lwm2m-dtls/tests-peer)
+# compiles Mbed TLS from source through bindgen: it needs clang, libclang,
+# cmake and ninja.
+if ! command -v cmake >/dev/null 2>&1 || ! command -v ninja >/dev/null 2>&1 \
+    || ! command -v clang >/dev/null 2>&1 || ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
+    say "installing clang, libclang-dev, cmake and ninja-build (the Mbed TLS test peer)"
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq clang libclang-dev cmake ninja-build; else sudo apt-get update -qq && sudo apt-get install -y -qq clang libclang-dev cmake ninja-build; fi
+fi
+
 # Node.js and npm run the independent LwM2M client (lwm2m-node-lib) in the
 # interop tests; the tests install the npm package themselves.
 if ! command -v npm >/dev/null 2>&1; then

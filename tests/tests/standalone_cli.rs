@@ -87,7 +87,17 @@ async fn start_standalone() -> (Child, String, String) {
     let mut child = Command::new(binary("lwm2m"))
         .args(["run", "--target", "all"])
         .env("LWM2M_TRANSPORT_COAP_BIND", "127.0.0.1:0")
+        .env("LWM2M_TRANSPORT_COAPS_BIND", "127.0.0.1:0")
         .env("LWM2M_GRPC_BIND", "127.0.0.1:0")
+        // A registry database of its own (SQLite: one process per file).
+        .env(
+            "LWM2M_REGISTRY_DATABASE_URL",
+            format!(
+                "sqlite://{}/lwm2m-standalone-{}/lwm2m.db",
+                std::env::temp_dir().display(),
+                uuid::Uuid::new_v4().simple()
+            ),
+        )
         .env("LWM2M_LOG", "info")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())

@@ -304,7 +304,11 @@ pub async fn consume(
         .set("group.id", &group)
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
-        .set("session.timeout.ms", "6000");
+        .set("session.timeout.ms", "6000")
+        // tansu 0.6 stalls serving large fetch responses of records with
+        // headers (13,000 such records over 4 partitions: one partition read,
+        // the rest never); 1 MiB per fetch keeps it serving.
+        .set("fetch.max.bytes", "1048576");
     if let Ok(debug) = std::env::var(DEBUG_ENV) {
         config.set("debug", debug);
     }

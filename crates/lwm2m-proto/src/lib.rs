@@ -6,6 +6,8 @@
 //!
 //! - [`events::v1`]: `UplinkEvent`, the envelope every transport node publishes.
 //! - [`transport::v1`]: the transport node's gRPC service (client and server).
+//! - [`registry::v1`]: the registry's gRPC services (tenants, object models,
+//!   device profiles, devices, lookups) and its `RegistryChange` events.
 //! - [`convert`]: `lwm2m_core::Value` ↔ proto `Value`, path parsing.
 //! - [`FILE_DESCRIPTOR_SET`]: descriptor bytes for gRPC server reflection.
 
@@ -30,6 +32,15 @@ pub mod transport {
     pub mod v1 {
         #![allow(clippy::all, missing_docs, rust_2018_idioms)]
         tonic::include_proto!("lwm2m.transport.v1");
+    }
+}
+
+/// Generated code of package `lwm2m.registry.v1`.
+pub mod registry {
+    /// Version 1 of the registry services and change events.
+    pub mod v1 {
+        #![allow(clippy::all, missing_docs, rust_2018_idioms)]
+        tonic::include_proto!("lwm2m.registry.v1");
     }
 }
 
@@ -71,6 +82,35 @@ mod tests {
                 "SubscribeUplinks"
             ]
         );
+    }
+
+    #[test]
+    fn registry_services_are_in_the_descriptor_set() {
+        let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).unwrap();
+        let registry = set
+            .file
+            .iter()
+            .find(|f| f.package.as_deref() == Some("lwm2m.registry.v1"))
+            .unwrap();
+        let services: Vec<_> = registry
+            .service
+            .iter()
+            .filter_map(|s| s.name.as_deref())
+            .collect();
+        assert_eq!(
+            services,
+            [
+                "TenantService",
+                "ObjectModelService",
+                "DeviceProfileService",
+                "DeviceService",
+                "RegistryLookupService"
+            ]
+        );
+        fn _server<T: registry::v1::device_service_server::DeviceService>(
+            _: registry::v1::device_service_server::DeviceServiceServer<T>,
+        ) {
+        }
     }
 
     #[test]

@@ -7,7 +7,12 @@ use std::time::Duration;
 
 use lwm2m_bus::{Encoding, KafkaBus, KafkaConfig, KafkaTopics, MemoryBus, UplinkBus};
 use lwm2m_core::ModelRegistry;
+use lwm2m_registry::client::GrpcLookup;
+use lwm2m_registry::lookup::RegistryLookup;
+use lwm2m_registry::service::Limits;
+use lwm2m_registry::{PoolConfig, RegistryConfig, RegistryDeps, RegistryHandle};
 use lwm2m_session::{MemoryStore, RedisStore, SessionStore};
+use lwm2m_transport::dtls::{pem_certificates, CertificateConfig, PrivateKey};
 use lwm2m_transport::{TransportConfig, TransportDeps, TransportHandle};
 
 use crate::{Error, Settings};
@@ -26,8 +31,13 @@ pub fn transport_config(settings: &Settings) -> TransportConfig {
         default_request_timeout: Duration::from_millis(s.transport.request_timeout_ms),
         default_awake_time: Duration::from_secs(s.transport.default_awake_time_s),
         registration_grace: Duration::from_secs(s.transport.registration_grace_s),
+        auto_provision: s.transport.auto_provision,
+        dtls_bind: s.dtls.enabled.then_some(s.transport.coaps_bind),
         ..TransportConfig::default()
     };
+    config.dtls.connection_id_length = usize::from(s.dtls.connection_id_length);
+    // -1 ("derive it") is 0 until the cluster issue derives node ids.
+    config.dtls.node_id = u8::try_from(s.node.id).unwrap_or(0);
     config.coap.ack_timeout = Duration::from_millis(s.coap.ack_timeout_ms);
     config.coap.ack_random_factor = s.coap.ack_random_factor;
     config.coap.max_retransmit = u32::from(s.coap.max_retransmit);
@@ -74,22 +84,106 @@ pub fn uplink_bus(settings: &Settings) -> Result<Arc<dyn UplinkBus>, Error> {
 }
 
 /// Starts a transport node with the backends the settings name.
+/// `local` is the registry of this process, when it runs one.
 pub async fn start_transport(
     settings: &Settings,
+    local: Option<Arc<dyn RegistryLookup>>,
     shutdown: crate::Shutdown,
 ) -> Result<TransportHandle, Error> {
+    let url = settings.transport.registry_url.as_str();
+    let registry = if url.is_empty() {
+        local
+    } else {
+        let remote = GrpcLookup::connect(url).await.map_err(|e| {
+            Error::config("transport.registry_url", format!("cannot use {url}: {e}"))
+        })?;
+        Some(Arc::new(remote) as Arc<dyn RegistryLookup>)
+    };
     let deps = TransportDeps {
         sessions: session_store(settings).await?,
         bus: uplink_bus(settings)?,
         models: Arc::new(ModelRegistry::with_core_objects()),
+        registry,
     };
+    let mut config = transport_config(settings);
+    config.dtls.certificate = dtls_certificate(settings)?;
     let mut shutdown = shutdown;
-    lwm2m_transport::start(transport_config(settings), deps, async move {
-        shutdown.wait().await
+    lwm2m_transport::start(config, deps, async move { shutdown.wait().await })
+        .await
+        .map_err(|e| Error::Component {
+            component: "transport",
+            reason: e.to_string(),
+        })
+}
+
+/// The DTLS key and certificates the settings name (`None`: PSK only).
+pub fn dtls_certificate(settings: &Settings) -> Result<Option<CertificateConfig>, Error> {
+    let d = &settings.dtls;
+    if d.private_key_file.is_empty() {
+        if !d.certificate_file.is_empty() || !d.trust_store_file.is_empty() {
+            return Err(Error::config(
+                "dtls.private_key_file",
+                "certificates need the server's private key",
+            ));
+        }
+        return Ok(None);
+    }
+    let read = |key: &str, path: &str| {
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::config(key, format!("cannot read {path}: {e}")))
+    };
+    let pem = |key: &str, path: &str| -> Result<Vec<Vec<u8>>, Error> {
+        if path.is_empty() {
+            return Ok(Vec::new());
+        }
+        pem_certificates(&read(key, path)?).map_err(|e| Error::config(key, e.to_string()))
+    };
+    let private_key = PrivateKey::from_pem(&read("dtls.private_key_file", &d.private_key_file)?)
+        .map_err(|e| Error::config("dtls.private_key_file", e.to_string()))?;
+    Ok(Some(CertificateConfig {
+        private_key,
+        certificate_chain: pem("dtls.certificate_file", &d.certificate_file)?,
+        accept_raw_public_keys: d.accept_raw_public_keys,
+        trust_anchors: pem("dtls.trust_store_file", &d.trust_store_file)?,
+        accept_expired_certificates: d.accept_expired_certificates,
+    }))
+}
+
+/// The registry configuration the settings describe.
+pub fn registry_config(settings: &Settings) -> Result<RegistryConfig, Error> {
+    let r = &settings.registry;
+    Ok(RegistryConfig {
+        grpc_bind: r.grpc_addr(&settings.grpc)?,
+        database_url: r.database_url.clone(),
+        pool: PoolConfig {
+            max_connections: r.max_connections,
+            ..PoolConfig::default()
+        },
+        migrate_on_start: r.migrate_on_start,
+        limits: Limits {
+            max_model_upload_bytes: r.max_model_upload_bytes,
+            max_csv_bytes: r.max_csv_bytes,
+        },
+        default_tenant: (!r.default_tenant.is_empty()).then(|| r.default_tenant.clone()),
     })
+}
+
+/// Starts the registry: migrates (unless disabled), opens the database and
+/// serves its gRPC API. Change events stay in process for now (the Kafka
+/// feed for clusters plugs in through `RegistryDeps::feed`).
+pub async fn start_registry(
+    settings: &Settings,
+    shutdown: crate::Shutdown,
+) -> Result<RegistryHandle, Error> {
+    let mut shutdown = shutdown;
+    lwm2m_registry::start(
+        registry_config(settings)?,
+        RegistryDeps::default(),
+        async move { shutdown.wait().await },
+    )
     .await
     .map_err(|e| Error::Component {
-        component: "transport",
+        component: "registry",
         reason: e.to_string(),
     })
 }
@@ -112,11 +206,69 @@ mod tests {
         assert_eq!(c.grpc_advertise, None);
     }
 
+    #[test]
+    fn dtls_settings_reach_the_transport_config() {
+        let mut s = Settings::default();
+        let c = transport_config(&s);
+        assert_eq!(c.dtls_bind.map(|a| a.port()), Some(5684));
+        assert_eq!(c.dtls.connection_id_length, 8);
+        assert_eq!(dtls_certificate(&s).unwrap(), None);
+        s.dtls.connection_id_length = 6;
+        s.node.id = 3;
+        s.dtls.enabled = false;
+        let c = transport_config(&s);
+        assert_eq!(c.dtls.connection_id_length, 6);
+        assert_eq!(c.dtls.node_id, 3);
+        assert_eq!(c.dtls_bind, None);
+        s.dtls.trust_store_file = "/nonexistent/ca.pem".into();
+        let err = dtls_certificate(&s).unwrap_err().to_string();
+        assert!(err.contains("dtls.private_key_file"), "{err}");
+        s.dtls.private_key_file = "/nonexistent/key.pem".into();
+        let err = dtls_certificate(&s).unwrap_err().to_string();
+        assert!(err.contains("cannot read"), "{err}");
+    }
+
     #[tokio::test]
     async fn standalone_uses_embedded_backends() {
         let s = Settings::default();
         assert!(session_store(&s).await.is_ok());
         assert!(uplink_bus(&s).is_ok());
+    }
+
+    #[test]
+    fn settings_reach_the_registry_config() {
+        let mut s = Settings::default();
+        s.registry.default_tenant = String::new();
+        s.registry.max_csv_bytes = 1000;
+        let c = registry_config(&s).unwrap();
+        assert_eq!(c.grpc_bind.to_string(), "127.0.0.1:50052");
+        assert_eq!(c.default_tenant, None);
+        assert_eq!(c.limits.max_csv_bytes, 1000);
+        assert!(c.migrate_on_start);
+    }
+
+    #[tokio::test]
+    async fn the_standalone_registry_creates_its_sqlite_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Settings::default();
+        s.grpc.bind = "127.0.0.1:0".parse().unwrap();
+        s.registry.database_url = format!("sqlite://{}/data/lwm2m.db", dir.path().display());
+        let (trigger, shutdown) = crate::Shutdown::new();
+        let handle = start_registry(&s, shutdown).await.unwrap();
+        assert_ne!(handle.grpc_addr.port(), 0);
+        assert!(dir.path().join("data/lwm2m.db").is_file());
+        let tenant = handle
+            .registry
+            .get_tenant(&lwm2m_registry::ids::TenantId::parse("default", "t").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(tenant.id.as_str(), "default");
+        trigger.trigger();
+        tokio::time::timeout(Duration::from_secs(30), handle.join)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
     }
 
     #[tokio::test]

@@ -27,6 +27,9 @@ enum Command {
     },
     /// Print the effective configuration (defaults < file < environment) as TOML.
     Config,
+    /// Bring the registry database (`registry.database_url`) up to date and
+    /// exit; safe to run while registries run (PostgreSQL advisory lock).
+    Migrate,
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,40 @@ fn main() -> ExitCode {
             }
         },
         Command::Run { target } => run(target, settings),
+        Command::Migrate => migrate(settings),
+    }
+}
+
+fn migrate(settings: Settings) -> ExitCode {
+    init_tracing(&settings);
+    let url = settings.registry.database_url.clone();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lwm2m: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(lwm2m_registry::migrate(&url)) {
+        Ok(report) => {
+            let database = lwm2m_registry::redact_url(&url);
+            let current = report
+                .current
+                .map_or_else(|| "none".to_owned(), |v| v.to_string());
+            if report.applied.is_empty() {
+                println!("{database}: up to date at version {current}");
+            } else {
+                println!(
+                    "{database}: applied {:?}, now at version {current}",
+                    report.applied
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("lwm2m: migrating {}: {e}", lwm2m_registry::redact_url(&url));
+            ExitCode::FAILURE
+        }
     }
 }
 

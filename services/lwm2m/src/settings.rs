@@ -33,6 +33,7 @@ pub struct Settings {
     pub grpc: GrpcSettings,
     pub storage: StorageSettings,
     pub kafka: KafkaSettings,
+    pub registry: RegistrySettings,
     pub log: LogSettings,
 }
 
@@ -66,6 +67,15 @@ pub struct TransportSettings {
     pub default_awake_time_s: u64,
     /// Extra time past a registration's lifetime before it is expired.
     pub registration_grace_s: u64,
+    /// Whether endpoints the registry does not know may register (4.03
+    /// otherwise). On by default so a standalone quickstart needs no
+    /// provisioning; a cluster sets it off.
+    pub auto_provision: bool,
+    /// gRPC address of the registry's lookup service (`http://registry:50052`)
+    /// for a transport running without the registry in the same process.
+    /// Empty: use the in-process registry if this process runs one, else
+    /// none (every endpoint may register, no profiles).
+    pub registry_url: String,
 }
 
 impl Default for TransportSettings {
@@ -77,6 +87,8 @@ impl Default for TransportSettings {
             request_timeout_ms: 30_000,
             default_awake_time_s: 93,
             registration_grace_s: 30,
+            auto_provision: true,
+            registry_url: String::new(),
         }
     }
 }
@@ -107,14 +119,35 @@ impl Default for CoapSettings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DtlsSettings {
+    /// Serve CoAP over DTLS on `transport.coaps_bind`.
+    pub enabled: bool,
     /// Length of the Connection IDs this server issues (RFC 9146); 0 disables CID.
     pub connection_id_length: u8,
+    /// PEM file with the server's P-256 private key (PKCS#8 or SEC1); empty:
+    /// PSK only (no RPK or X.509 devices).
+    pub private_key_file: String,
+    /// PEM file with the server's certificate chain, leaf first; empty with
+    /// a key: the server presents only its raw public key.
+    pub certificate_file: String,
+    /// PEM file with the CA certificates device certificates must chain to;
+    /// empty: X.509 devices are refused.
+    pub trust_store_file: String,
+    /// Accept devices authenticating with a raw public key (RFC 7250).
+    pub accept_raw_public_keys: bool,
+    /// Accept device certificates past their notAfter.
+    pub accept_expired_certificates: bool,
 }
 
 impl Default for DtlsSettings {
     fn default() -> Self {
         DtlsSettings {
+            enabled: true,
             connection_id_length: 8,
+            private_key_file: String::new(),
+            certificate_file: String::new(),
+            trust_store_file: String::new(),
+            accept_raw_public_keys: true,
+            accept_expired_certificates: false,
         }
     }
 }
@@ -148,8 +181,6 @@ pub struct StorageSettings {
     pub session_prefix: String,
     /// `memory` (in-process, standalone) or `kafka` (see `[kafka]`).
     pub bus: String,
-    /// `sqlite://…` (standalone) or `postgres://…` (cluster).
-    pub database_url: String,
 }
 
 impl Default for StorageSettings {
@@ -158,7 +189,6 @@ impl Default for StorageSettings {
             sessions: "memory".to_owned(),
             session_prefix: "lwm2m".to_owned(),
             bus: "memory".to_owned(),
-            database_url: "sqlite://lwm2m.db?mode=rwc".to_owned(),
         }
     }
 }
@@ -189,6 +219,69 @@ impl Default for KafkaSettings {
             topic_transport_log: "lwm2m.transport-log".to_owned(),
             buffer_capacity: 100_000,
         }
+    }
+}
+
+/// The registry (`--target registry`, and `all`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrySettings {
+    /// `sqlite://path` (standalone: the file and its directory are created)
+    /// or `postgres://user:password@host/db` (cluster).
+    pub database_url: String,
+    /// The registry's gRPC listener. Empty: the host of `grpc.bind` and the
+    /// port after it (port 0 stays 0, so tests binding ephemeral ports get
+    /// one for the registry too).
+    pub grpc_bind: String,
+    /// Apply pending migrations at start (under an advisory lock on
+    /// PostgreSQL); off when `lwm2m migrate` runs as a deployment job.
+    pub migrate_on_start: bool,
+    /// Database connections per registry process.
+    pub max_connections: u32,
+    /// Tenant created at start if missing; empty for none (clusters).
+    pub default_tenant: String,
+    /// Largest model upload (all DDF files of one call together).
+    pub max_model_upload_bytes: usize,
+    /// Largest bulk-registration CSV.
+    pub max_csv_bytes: usize,
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        RegistrySettings {
+            database_url: "sqlite://./data/lwm2m.db".to_owned(),
+            grpc_bind: String::new(),
+            migrate_on_start: true,
+            max_connections: 10,
+            default_tenant: "default".to_owned(),
+            max_model_upload_bytes: 32 * 1024 * 1024,
+            max_csv_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+impl RegistrySettings {
+    /// The registry's gRPC address (see [`RegistrySettings::grpc_bind`]).
+    pub fn grpc_addr(&self, grpc: &GrpcSettings) -> Result<SocketAddr, Error> {
+        if self.grpc_bind.is_empty() {
+            let mut addr = grpc.bind;
+            if addr.port() != 0 {
+                let port = addr.port().checked_add(1).ok_or_else(|| {
+                    Error::config(
+                        "registry.grpc_bind",
+                        "grpc.bind uses port 65535: set registry.grpc_bind",
+                    )
+                })?;
+                addr.set_port(port);
+            }
+            return Ok(addr);
+        }
+        self.grpc_bind.parse().map_err(|e| {
+            Error::config(
+                "registry.grpc_bind",
+                format!("{:?} is not host:port: {e}", self.grpc_bind),
+            )
+        })
     }
 }
 
@@ -314,6 +407,23 @@ impl Settings {
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(Error::config("log.format", "must be `text` or `json`"));
+        }
+        let db = self.registry.database_url.as_str();
+        if !db.starts_with("sqlite:")
+            && !db.starts_with("postgres://")
+            && !db.starts_with("postgresql://")
+        {
+            return Err(Error::config(
+                "registry.database_url",
+                "must be a sqlite: or postgres:// URL",
+            ));
+        }
+        self.registry.grpc_addr(&self.grpc)?;
+        if self.registry.max_connections == 0 {
+            return Err(Error::config(
+                "registry.max_connections",
+                "must be positive",
+            ));
         }
         Ok(())
     }
@@ -468,6 +578,43 @@ mod tests {
     fn missing_file_is_an_error() {
         let err = Settings::load(Some(Path::new("/nonexistent/lwm2m.toml")), env(&[])).unwrap_err();
         assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn registry_defaults_are_standalone_and_follow_grpc_bind() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s.registry.database_url, "sqlite://./data/lwm2m.db");
+        assert_eq!(
+            s.registry.grpc_addr(&s.grpc).unwrap().to_string(),
+            "127.0.0.1:50052"
+        );
+        let s = Settings::load(None, env(&[("LWM2M_GRPC_BIND", "127.0.0.1:0")])).unwrap();
+        assert_eq!(s.registry.grpc_addr(&s.grpc).unwrap().port(), 0);
+        let s = Settings::load(
+            None,
+            env(&[
+                (
+                    "LWM2M_REGISTRY_DATABASE_URL",
+                    "postgres://lwm2m@db/registry",
+                ),
+                ("LWM2M_REGISTRY_GRPC_BIND", "0.0.0.0:7000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.registry.database_url, "postgres://lwm2m@db/registry");
+        assert_eq!(s.registry.grpc_addr(&s.grpc).unwrap().port(), 7000);
+    }
+
+    #[test]
+    fn bad_registry_values_name_the_key() {
+        let err = Settings::load(None, env(&[("LWM2M_REGISTRY_DATABASE_URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("registry.database_url"), "{err}");
+        let err = Settings::load(None, env(&[("LWM2M_REGISTRY_GRPC_BIND", "nowhere")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("registry.grpc_bind"), "{err}");
     }
 
     #[test]

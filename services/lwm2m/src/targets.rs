@@ -1,6 +1,7 @@
 //! Which components a process runs (`--target`).
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::{Settings, Shutdown};
 
@@ -22,9 +23,10 @@ pub enum Target {
 }
 
 impl Target {
+    /// In start order: the registry first, so the transport can use it.
     pub const COMPONENTS: [Target; 5] = [
-        Target::Transport,
         Target::Registry,
+        Target::Transport,
         Target::Dispatch,
         Target::Ota,
         Target::Bootstrap,
@@ -67,10 +69,24 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), crate::Error> {
     let mut transport = None;
+    let mut registry = None;
     for component in target.components() {
         match component {
+            Target::Registry => {
+                let handle = crate::components::start_registry(settings, shutdown.clone()).await?;
+                tracing::info!(
+                    grpc = %handle.grpc_addr,
+                    database = %redact(&settings.registry.database_url),
+                    "registry is up"
+                );
+                registry = Some(handle);
+            }
             Target::Transport => {
-                let handle = crate::components::start_transport(settings, shutdown.clone()).await?;
+                let local = registry.as_ref().map(|h: &lwm2m_registry::RegistryHandle| {
+                    Arc::new(h.registry.clone()) as Arc<dyn lwm2m_registry::lookup::RegistryLookup>
+                });
+                let handle =
+                    crate::components::start_transport(settings, local, shutdown.clone()).await?;
                 tracing::info!(
                     coap = %handle.coap_addr,
                     grpc = %handle.grpc_addr,
@@ -88,16 +104,28 @@ pub async fn run(
     let mut shutdown = shutdown;
     shutdown.wait().await;
     tracing::info!("shutdown requested; stopping components");
-    if let Some(handle) = transport {
-        handle
+    let transport_result = match transport {
+        Some(handle) => handle
             .shutdown()
             .await
             .map_err(|e| crate::Error::Component {
                 component: "transport",
                 reason: e.to_string(),
-            })?;
-    }
-    Ok(())
+            }),
+        None => Ok(()),
+    };
+    // The registry stops after the transport, which may still ask it.
+    let registry_result = match registry {
+        Some(handle) => handle
+            .shutdown()
+            .await
+            .map_err(|e| crate::Error::Component {
+                component: "registry",
+                reason: e.to_string(),
+            }),
+        None => Ok(()),
+    };
+    transport_result.and(registry_result)
 }
 
 /// A URL without its password, for logs.

@@ -42,11 +42,20 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// `sqlite://` URL of a registry database in `dir` (the `data/` directory
+/// does not exist yet: the registry creates it).
+fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}/data/lwm2m.db", dir.path().display())
+}
+
 fn signal_and_wait(signal: &str) {
+    let data = tempfile::tempdir().unwrap();
     let child = lwm2m()
         .args(["run", "--target", "all"])
         .env("LWM2M_GRPC_BIND", "127.0.0.1:0")
         .env("LWM2M_TRANSPORT_COAP_BIND", "127.0.0.1:0")
+        .env("LWM2M_TRANSPORT_COAPS_BIND", "127.0.0.1:0")
+        .env("LWM2M_REGISTRY_DATABASE_URL", sqlite_url(&data))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -60,6 +69,16 @@ fn signal_and_wait(signal: &str) {
             }
         }
     });
+    let registry = wait_for_line(&rx, "registry is up");
+    let line = registry.last().unwrap();
+    assert!(
+        line.contains("grpc=127.0.0.1:") && !line.contains("grpc=127.0.0.1:0 "),
+        "the registry follows grpc.bind to an ephemeral port: {line}"
+    );
+    assert!(
+        data.path().join("data/lwm2m.db").is_file(),
+        "the standalone database was created"
+    );
     let up = wait_for_line(&rx, "transport is up");
     let line = up.last().unwrap();
     // The env overrides reached the service: loopback, and port 0 became a real port.
@@ -118,6 +137,42 @@ fn config_command_prints_effective_settings() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("connection_id_length = 6"), "{text}");
+}
+
+#[test]
+fn migrate_applies_once_then_reports_up_to_date() {
+    let data = tempfile::tempdir().unwrap();
+    let migrate = || {
+        lwm2m()
+            .arg("migrate")
+            .env("LWM2M_REGISTRY_DATABASE_URL", sqlite_url(&data))
+            .output()
+            .unwrap()
+    };
+    let first = migrate();
+    assert!(first.status.success(), "{first:?}");
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(text.contains("applied [1]"), "{text}");
+    let second = migrate();
+    assert!(second.status.success(), "{second:?}");
+    let text = String::from_utf8_lossy(&second.stdout);
+    assert!(text.contains("up to date at version 1"), "{text}");
+}
+
+#[test]
+fn migrate_names_an_unreachable_database_without_its_password() {
+    let out = lwm2m()
+        .arg("migrate")
+        .env(
+            "LWM2M_REGISTRY_DATABASE_URL",
+            "postgres://lwm2m:hunter2@127.0.0.1:1/registry",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("127.0.0.1:1/registry"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
 }
 
 #[test]

@@ -17,6 +17,7 @@ use crate::config::DeviceConfig;
 use crate::device_status::DeviceStatus;
 use crate::driver::{bind, unix_now, Driver};
 use crate::error::{Result, SimError};
+use crate::start_gate::GateWaiter;
 use crate::stats::FleetStats;
 use crate::temperature_model::sim_registry;
 use crate::value_simulation::ValueSimulator;
@@ -43,17 +44,20 @@ impl Device {
             Arc::new(sim_registry()),
             Arc::new(FleetStats::new()),
             Duration::ZERO,
+            None,
         )
         .await
     }
 
     /// Binds the socket now (so errors surface to the caller) and spawns
-    /// the device task, which registers after `start_delay`.
+    /// the device task, which registers after `start_delay` and, when
+    /// gated, once the gate lets it through.
     pub(crate) async fn spawn(
         config: DeviceConfig,
         models: Arc<ModelRegistry>,
         stats: Arc<FleetStats>,
         start_delay: Duration,
+        gate: Option<GateWaiter>,
     ) -> Result<Device> {
         config.validate()?;
         let socket = bind(config.bind_addr()).await?;
@@ -74,7 +78,7 @@ impl Device {
             status_tx,
             cmd_rx,
         )?;
-        let task = tokio::spawn(driver.run(start_delay));
+        let task = tokio::spawn(driver.run(start_delay, gate));
         Ok(Device {
             endpoint,
             commands: cmd_tx,

@@ -25,6 +25,7 @@ use crate::error::{Result, SimError};
 use crate::registration_messages::{
     deregister_request, register_payload, register_request, send_request, update_request,
 };
+use crate::start_gate::{GateWaiter, RegisterSlot};
 use crate::stats::FleetStats;
 use crate::uplink::{update_period, RegistrationState, Uplink};
 use crate::value_simulation::ValueSimulator;
@@ -103,6 +104,13 @@ pub(crate) struct Driver {
     counters: Counters,
     last_error: Option<String>,
     recv_buf: Vec<u8>,
+    /// When the pending registration began (first attempt), for the
+    /// fleet's Register latency figures.
+    register_started: Option<Instant>,
+    /// Held while the first Register of a gated fleet is in flight.
+    register_slot: Option<RegisterSlot>,
+    /// CoAP retransmissions already added to the fleet counters.
+    retransmissions_counted: u64,
 }
 
 /// Seconds since the Unix epoch.
@@ -161,6 +169,9 @@ impl Driver {
             counters: Counters::default(),
             last_error: None,
             recv_buf: vec![0; RECV_BUFFER],
+            register_started: None,
+            register_slot: None,
+            retransmissions_counted: 0,
         })
     }
 
@@ -173,8 +184,11 @@ impl Driver {
     }
 
     /// Runs the device until it is shut down.
-    pub(crate) async fn run(mut self, start_delay: Duration) {
+    pub(crate) async fn run(mut self, start_delay: Duration, gate: Option<GateWaiter>) {
         tokio::time::sleep(start_delay).await;
+        if let Some(mut gate) = gate {
+            self.register_slot = Some(gate.pass().await);
+        }
         let now = Instant::now();
         self.timers.register_at = Some(now);
         self.timers.value_at = self.state.config.value_change_interval.map(|d| now + d);
@@ -190,6 +204,7 @@ impl Driver {
                 self.notify(now);
             }
             self.flush().await;
+            self.count_retransmissions();
             self.publish_status();
             if self.finished(now) {
                 break;
@@ -364,6 +379,7 @@ impl Driver {
         let payload = register_payload(&self.state.tree, self.state.config.lwm2m_version);
         let request = register_request(&self.state.config, lifetime, payload);
         self.registration = RegistrationState::Registering;
+        self.register_started.get_or_insert(now);
         self.request(
             now,
             request,
@@ -582,6 +598,10 @@ impl Driver {
                     }
                     self.timers.update_at = Some(now + update_period(lifetime));
                     self.stay_awake(now);
+                    if let Some(started) = self.register_started.take() {
+                        self.stats.on_register_latency(now.duration_since(started));
+                    }
+                    self.register_slot = None;
                     if std::mem::take(&mut self.deregister_after_register) {
                         self.update_after_register = false;
                         self.deregister(now);
@@ -591,6 +611,8 @@ impl Driver {
                 }
                 other => {
                     self.error(format!("Register failed: {}", describe(&other)));
+                    // The window slot goes to another device while this one waits to retry.
+                    self.register_slot = None;
                     self.registration = RegistrationState::Unregistered;
                     self.timers.register_at = Some(now + self.state.config.register_retry);
                 }
@@ -660,6 +682,16 @@ impl Driver {
             if n.ended {
                 self.endpoint.forget_observer(&n.peer, n.token);
             }
+        }
+    }
+
+    /// Adds the endpoint's new CoAP retransmissions to the fleet counters.
+    fn count_retransmissions(&mut self) {
+        let total = self.endpoint.stats().retransmissions;
+        if total > self.retransmissions_counted {
+            self.stats
+                .on_retransmissions(total - self.retransmissions_counted);
+            self.retransmissions_counted = total;
         }
     }
 

@@ -9,6 +9,7 @@ use futures::future::join_all;
 use crate::config::FleetConfig;
 use crate::device::Device;
 use crate::error::{Result, SimError};
+use crate::start_gate::{GateWaiter, StartGate};
 use crate::stats::{FleetStats, StatsSnapshot};
 use crate::temperature_model::sim_registry;
 
@@ -27,6 +28,24 @@ impl Fleet {
     /// `ramp_up`). Fails if the configuration is invalid or a socket does
     /// not bind; devices started so far are stopped then.
     pub async fn start(config: FleetConfig) -> Result<Fleet> {
+        Self::spawn_all(config, None).await
+    }
+
+    /// Binds and starts every device, but holds their first Register until
+    /// [`StartGate::open`]; then at most `window` first Registers are in
+    /// flight at once (`None`: all at once). For load generation: the
+    /// registration storm then measures the server, not how fast this
+    /// process creates devices. Dropping the gate opens it.
+    pub async fn start_gated(
+        config: FleetConfig,
+        window: Option<usize>,
+    ) -> Result<(Fleet, StartGate)> {
+        let (gate, waiter) = StartGate::new(window);
+        let fleet = Self::spawn_all(config, Some(waiter)).await?;
+        Ok((fleet, gate))
+    }
+
+    async fn spawn_all(config: FleetConfig, gate: Option<GateWaiter>) -> Result<Fleet> {
         config.validate()?;
         let models = Arc::new(sim_registry());
         let stats = Arc::new(FleetStats::new());
@@ -37,6 +56,7 @@ impl Fleet {
                 models.clone(),
                 stats.clone(),
                 config.start_delay(i),
+                gate.clone(),
             )
             .await;
             match spawned {

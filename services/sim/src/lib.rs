@@ -27,7 +27,8 @@
 //! `discover`, `content_negotiation`, `registration_messages`,
 //! `value_simulation`, `initial_objects`, `temperature_model`), the IO loop
 //! (`driver`), and the public handles (`device`, `fleet`, `stats`,
-//! `device_status`, `commands`, `config`).
+//! `device_status`, `commands`, `config`, `start_gate`: a fleet held back
+//! until a load generator opens it, see `Fleet::start_gated`).
 
 pub mod attribute_store;
 pub mod cli;
@@ -47,6 +48,7 @@ pub mod notify_decision;
 pub mod object_tree;
 pub mod observations;
 pub mod registration_messages;
+pub mod start_gate;
 pub mod stats;
 pub mod temperature_model;
 pub mod uplink;
@@ -58,5 +60,6 @@ pub use device::Device;
 pub use device_status::{DeviceStatus, ObservationStatus};
 pub use error::{Result, SimError};
 pub use fleet::Fleet;
+pub use start_gate::StartGate;
 pub use stats::{FleetStats, Operation, StatsSnapshot};
 pub use temperature_model::sim_registry;

@@ -2,6 +2,8 @@
 //! updated with relaxed atomics: they are statistics, not synchronization.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -80,7 +82,11 @@ pub struct FleetStats {
     rebinds: AtomicU64,
     dropped_while_asleep: AtomicU64,
     errors: AtomicU64,
+    retransmissions: AtomicU64,
     served: [AtomicU64; Operation::ALL.len()],
+    /// Time from the first Register attempt to its 2.01, per registration
+    /// (a load generator reads percentiles from these).
+    register_latencies: Mutex<Vec<Duration>>,
 }
 
 fn inc(c: &AtomicU64) {
@@ -143,6 +149,27 @@ impl FleetStats {
         inc(&self.errors);
     }
 
+    /// CoAP retransmissions the devices sent (lost or slow answers).
+    pub fn on_retransmissions(&self, n: u64) {
+        self.retransmissions.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A registration completed `latency` after its first attempt.
+    pub fn on_register_latency(&self, latency: Duration) {
+        self.register_latencies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(latency);
+    }
+
+    /// Every Register latency recorded so far, in completion order.
+    pub fn register_latencies(&self) -> Vec<Duration> {
+        self.register_latencies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub fn on_served(&self, op: Operation) {
         if let Some(c) = self.served.get(op.index()) {
             inc(c);
@@ -168,6 +195,7 @@ impl FleetStats {
             rebinds: get(&self.rebinds),
             dropped_while_asleep: get(&self.dropped_while_asleep),
             errors: get(&self.errors),
+            retransmissions: get(&self.retransmissions),
             requests_served: Operation::ALL
                 .iter()
                 .zip(&self.served)
@@ -191,6 +219,8 @@ pub struct StatsSnapshot {
     pub rebinds: u64,
     pub dropped_while_asleep: u64,
     pub errors: u64,
+    /// CoAP retransmissions sent by the devices.
+    pub retransmissions: u64,
     /// Downlink requests answered, by operation name (zero counts left out).
     pub requests_served: std::collections::BTreeMap<String, u64>,
 }
@@ -222,6 +252,7 @@ impl std::fmt::Display for StatsSnapshot {
         writeln!(f, "rebinds:             {}", self.rebinds)?;
         writeln!(f, "dropped (asleep):    {}", self.dropped_while_asleep)?;
         writeln!(f, "errors:              {}", self.errors)?;
+        writeln!(f, "retransmissions:     {}", self.retransmissions)?;
         write!(f, "requests served:    ")?;
         if self.requests_served.is_empty() {
             write!(f, " none")?;
@@ -251,7 +282,11 @@ mod tests {
         s.on_served(Operation::Read);
         s.on_served(Operation::Read);
         s.on_served(Operation::Other);
+        s.on_retransmissions(3);
+        s.on_register_latency(Duration::from_millis(4));
         let snap = s.snapshot();
+        assert_eq!(snap.retransmissions, 3);
+        assert_eq!(s.register_latencies(), vec![Duration::from_millis(4)]);
         assert_eq!(snap.registered_now, 0, "never below zero");
         assert_eq!(snap.registrations, 2);
         assert_eq!((snap.notifications_con, snap.notifications_non), (1, 2));

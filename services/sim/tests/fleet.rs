@@ -101,3 +101,36 @@ async fn a_thousand_devices() {
     let stats = shutdown.await.unwrap();
     assert_eq!(stats.deregistrations, count as u64);
 }
+
+#[tokio::test]
+async fn a_gated_fleet_registers_only_after_the_gate_opens_and_records_latencies() {
+    let mut server = TestServer::start().await;
+    let count = 20;
+    let config = FleetConfig {
+        device: server.device_config("unused"),
+        count,
+        prefix: "gated-".into(),
+        ..FleetConfig::default()
+    };
+    let (fleet, gate) = Fleet::start_gated(config, Some(4)).await.unwrap();
+    assert!(
+        !server
+            .run_until(Duration::from_millis(300), |s| !s.registrations.is_empty())
+            .await,
+        "nobody registers before the gate opens"
+    );
+    gate.open();
+    assert!(
+        server
+            .run_until(WAIT, |s| s.registrations.len() == count)
+            .await
+    );
+    let served = server.run_until(Duration::from_millis(300), |_| false);
+    let (_, registered) = tokio::join!(served, fleet.wait_registered(WAIT));
+    registered.unwrap();
+    let latencies = fleet.stats_handle().register_latencies();
+    assert_eq!(latencies.len(), count, "one latency per registration");
+    assert!(latencies.iter().all(|l| *l < WAIT));
+    let stats = fleet.shutdown(false).await;
+    assert_eq!((stats.errors, stats.retransmissions), (0, 0));
+}

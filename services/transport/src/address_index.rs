@@ -6,11 +6,12 @@
 //! back to a bounded scan of the session store. Limitation: a device whose
 //! NAT binding changed since its last Register/Update and that then sends
 //! first on a node that never saw the new address is not recognised until
-//! its next Update (DTLS will identify it by its security identity instead).
+//! its next Update (over DTLS the session's address is followed, see `secure`).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Mutex;
+
+use crate::peer::Peer;
 
 /// The two-way index (so an endpoint's old address is dropped when it moves).
 #[derive(Debug, Default)]
@@ -20,13 +21,13 @@ pub(crate) struct AddressIndex {
 
 #[derive(Debug, Default)]
 struct Maps {
-    by_address: HashMap<SocketAddr, String>,
-    by_endpoint: HashMap<String, SocketAddr>,
+    by_address: HashMap<Peer, String>,
+    by_endpoint: HashMap<String, Peer>,
 }
 
 impl AddressIndex {
     /// Records that `endpoint` is at `address` now.
-    pub fn insert(&self, address: SocketAddr, endpoint: &str) {
+    pub fn insert(&self, address: Peer, endpoint: &str) {
         let mut maps = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = maps.by_endpoint.insert(endpoint.to_owned(), address) {
             if old != address {
@@ -41,7 +42,7 @@ impl AddressIndex {
     }
 
     /// The endpoint last seen at `address`.
-    pub fn get(&self, address: &SocketAddr) -> Option<String> {
+    pub fn get(&self, address: &Peer) -> Option<String> {
         let maps = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         maps.by_address.get(address).cloned()
     }
@@ -59,8 +60,18 @@ impl AddressIndex {
 mod tests {
     use super::*;
 
-    fn addr(port: u16) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], port))
+    fn addr(port: u16) -> Peer {
+        Peer::plain(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    #[test]
+    fn the_same_address_over_dtls_is_another_peer() {
+        let index = AddressIndex::default();
+        let plain = addr(1);
+        index.insert(plain, "a");
+        index.insert(Peer::secure(plain.addr), "b");
+        assert_eq!(index.get(&plain).as_deref(), Some("a"));
+        assert_eq!(index.get(&Peer::secure(plain.addr)).as_deref(), Some("b"));
     }
 
     #[test]

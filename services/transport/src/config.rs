@@ -18,11 +18,38 @@ pub struct DeviceOverrides {
     pub awake_time: Option<Duration>,
 }
 
+/// A pre-shared key served without a registry (standalone runs, tests).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaticPsk {
+    /// The PSK identity the client sends.
+    pub identity: Vec<u8>,
+    /// The key.
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for StaticPsk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticPsk")
+            .field("identity", &String::from_utf8_lossy(&self.identity))
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Everything a transport node needs to know at start-up.
 #[derive(Clone, Debug)]
 pub struct TransportConfig {
     /// UDP address for CoAP (NoSec), default `0.0.0.0:5683`.
     pub coap_bind: SocketAddr,
+    /// UDP address for CoAP over DTLS, default `0.0.0.0:5684`; `None`: no DTLS.
+    pub dtls_bind: Option<SocketAddr>,
+    /// The DTLS engine's settings: Connection ID length, the node id byte
+    /// of CIDs, limits, and the key/certificates for RPK and X.509.
+    /// `mtu` is capped by `max_datagram_size`.
+    pub dtls: lwm2m_dtls::ServerConfig,
+    /// PSKs served before the registry is asked (the only PSK source
+    /// without a registry).
+    pub static_psks: Vec<StaticPsk>,
     /// TCP address of the gRPC server, default `0.0.0.0:50051`.
     pub grpc_bind: SocketAddr,
     /// The gRPC address other nodes reach this node at. Default: the bound
@@ -52,6 +79,9 @@ pub struct TransportConfig {
     pub expiry_batch: usize,
     /// Tenant stamped on registrations and events (single-tenant deployments: `None`).
     pub tenant: Option<String>,
+    /// With a registry: whether endpoints it does not know may register
+    /// (answered 4.03 otherwise). Without a registry every endpoint may.
+    pub auto_provision: bool,
     /// Inbound requests handled concurrently; beyond this, 5.03.
     pub max_concurrent_requests: usize,
     /// Max-Age (seconds) of the 5.03 sent when overloaded or under backpressure.
@@ -69,6 +99,9 @@ impl Default for TransportConfig {
     fn default() -> Self {
         TransportConfig {
             coap_bind: SocketAddr::from(([0, 0, 0, 0], 5683)),
+            dtls_bind: Some(SocketAddr::from(([0, 0, 0, 0], 5684))),
+            dtls: lwm2m_dtls::ServerConfig::default(),
+            static_psks: Vec::new(),
             grpc_bind: SocketAddr::from(([0, 0, 0, 0], 50051)),
             grpc_advertise: None,
             node_id: None,
@@ -81,6 +114,7 @@ impl Default for TransportConfig {
             expiry_sweep_interval: Duration::from_secs(5),
             expiry_batch: 256,
             tenant: None,
+            auto_provision: false,
             max_concurrent_requests: 4096,
             overload_retry_after_s: 5,
             sender_scan_limit: 10_000,
@@ -95,6 +129,7 @@ impl TransportConfig {
     pub fn local() -> Self {
         TransportConfig {
             coap_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dtls_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             grpc_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             ..TransportConfig::default()
         }
@@ -123,6 +158,13 @@ impl TransportConfig {
             return Err(Error::Config("expiry_batch must be > 0".into()));
         }
         self.coap_config().map(|_| ())
+    }
+
+    /// The DTLS engine configuration actually used: records fit in a datagram.
+    pub(crate) fn dtls_config(&self) -> lwm2m_dtls::ServerConfig {
+        let mut dtls = self.dtls.clone();
+        dtls.mtu = dtls.mtu.min(self.max_datagram_size);
+        dtls
     }
 
     /// Overrides of one endpoint, if any.

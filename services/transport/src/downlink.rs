@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::events::{self, Device};
 use crate::node::Node;
 use crate::operation::{self, confirms_observation, DownlinkResult, Operation};
+use crate::peer::Peer;
 use crate::proto_convert;
 use crate::queue_mode::Dispatch;
 use crate::stats::Counters;
@@ -309,7 +310,7 @@ async fn cancel_plan(
         .await
         .map_err(|e| node.store_error(e))?;
     let token = Token::new(&observation.token)?;
-    node.driver.forget(token).await;
+    node.forget_token(token).await;
     let format = observation
         .content_format
         .and_then(ContentFormat::from_code);
@@ -327,9 +328,10 @@ async fn send(
     observe_token: Option<Token>,
     deadline: Instant,
 ) -> Result<Response, Error> {
-    let peer = reg.address.parse().map_err(|_| {
+    let peer = Peer::parse(&reg.address).ok_or_else(|| {
         Error::InvalidArgument(format!("stored address {:?} is not ip:port", reg.address))
     })?;
+    node.reachable(peer)?;
     let (reply, answer) = oneshot::channel();
     let out = Outgoing {
         request,
@@ -348,11 +350,11 @@ async fn send(
             out,
             deadline,
         )? {
-            Dispatch::Now(out) => node.driver.send(peer, out).await?,
+            Dispatch::Now(out) => node.driver_of(peer).send(peer.addr, out).await?,
             Dispatch::Held => Counters::inc(&node.counters.downlinks_held),
         }
     } else {
-        node.driver.send(peer, out).await?;
+        node.driver_of(peer).send(peer.addr, out).await?;
     }
     match tokio::time::timeout_at(deadline.into(), answer).await {
         Ok(Ok(result)) => result,

@@ -1,5 +1,6 @@
 //! The UDP task: the only owner of the socket and of the sans-IO
-//! `CoapEndpoint`. It never awaits the session store or the bus; request
+//! `CoapEndpoint`. Its CoAP half ([`Exchanges`]) also serves the DTLS
+//! driver (`secure::driver`), whose peers are DTLS sessions. It never awaits the session store or the bus; request
 //! handling runs in spawned tasks that answer through [`DriverHandle`]
 //! (the endpoint's auto-ACK turns slow answers into separate responses).
 //!
@@ -9,6 +10,7 @@
 //! readable, a command arrives or the endpoint's next timeout.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +25,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::Error;
 use crate::node::Node;
+use crate::peer::Peer;
+use crate::provisioning::Channel;
 use crate::stats::Counters;
 use crate::{inbound, observe};
 
@@ -137,10 +141,39 @@ struct Pending {
     observe_token: Option<Token>,
 }
 
-/// The loop's own state next to the endpoint.
-struct Driver {
+/// How a driver's CoAP peers relate to devices: the plain driver's peers
+/// are socket addresses; the DTLS driver's are sessions, which keep their
+/// identity when the device's address changes.
+pub(crate) trait Link<P> {
+    /// The CoAP peer a downlink to `addr` goes to, if it is reachable.
+    fn resolve(&self, addr: SocketAddr) -> Option<P>;
+    /// Where the device behind a CoAP peer is now.
+    fn peer(&self, peer: &P) -> Option<Peer>;
+    /// How the peer authenticated (Register binds it to the endpoint).
+    fn channel(&self, peer: &P) -> Channel;
+}
+
+/// The plain CoAP driver: peers are socket addresses, nobody authenticated.
+struct Plain;
+
+impl Link<SocketAddr> for Plain {
+    fn resolve(&self, addr: SocketAddr) -> Option<SocketAddr> {
+        Some(addr)
+    }
+    fn peer(&self, peer: &SocketAddr) -> Option<Peer> {
+        Some(Peer::plain(*peer))
+    }
+    fn channel(&self, _: &SocketAddr) -> Channel {
+        Channel::Plain
+    }
+}
+
+/// The CoAP side of a driver, shared by the plain and the DTLS driver:
+/// the endpoint, requests in flight, local observations, and the commands
+/// and events that connect it to the rest of the node.
+pub(crate) struct Exchanges<P> {
     node: Arc<Node>,
-    endpoint: CoapEndpoint<SocketAddr>,
+    pub endpoint: CoapEndpoint<P>,
     pending: HashMap<RequestId, Pending>,
     /// Local observations by token (tokens are random and cluster-unique).
     observations: HashMap<Token, RequestId>,
@@ -158,29 +191,23 @@ pub(crate) async fn run(
 ) -> Result<(), Error> {
     // One extra byte so an oversized datagram is seen as oversized, not truncated to fit.
     let mut buf = vec![0u8; node.config.max_datagram_size + 1];
-    let mut driver = Driver {
-        node,
-        endpoint,
-        pending: HashMap::new(),
-        observations: HashMap::new(),
-        after_flush: Vec::new(),
-    };
+    let mut driver = Exchanges::new(node, endpoint);
     loop {
         let now = Instant::now();
         driver.receive(&socket, &mut buf, now);
         while let Ok(command) = commands.try_recv() {
-            driver.apply(now, command);
+            driver.apply(now, command, &Plain);
         }
         if driver.endpoint.poll_timeout().is_some_and(|at| at <= now) {
             driver.endpoint.handle_timeout(now);
         }
-        driver.drain_events(now);
+        driver.drain_events(now, &Plain);
         driver.flush(&socket).await;
         let wake_at = driver.endpoint.poll_timeout();
         tokio::select! {
             ready = socket.readable() => ready?,
             command = commands.recv() => match command {
-                Some(command) => driver.apply(Instant::now(), command),
+                Some(command) => driver.apply(Instant::now(), command, &Plain),
                 None => break,
             },
             () = sleep_until(wake_at) => {}
@@ -191,14 +218,14 @@ pub(crate) async fn run(
 }
 
 /// Sleeps until `at`, forever when `None`.
-async fn sleep_until(at: Option<Instant>) {
+pub(crate) async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
 }
 
-impl Driver {
+impl Exchanges<SocketAddr> {
     /// Reads every datagram that is ready (up to a batch) into the endpoint.
     fn receive(&mut self, socket: &UdpSocket, buf: &mut [u8], now: Instant) {
         let counters = &self.node.counters;
@@ -227,13 +254,30 @@ impl Driver {
                 }
             }
         }
+        self.release_flushed();
+        self.node.counters.set_coap(self.endpoint.stats());
+    }
+}
+
+impl<P: Clone + Eq + Hash + std::fmt::Debug> Exchanges<P> {
+    pub fn new(node: Arc<Node>, endpoint: CoapEndpoint<P>) -> Self {
+        Exchanges {
+            node,
+            endpoint,
+            pending: HashMap::new(),
+            observations: HashMap::new(),
+            after_flush: Vec::new(),
+        }
+    }
+
+    /// Tells the waiters of `Respond` that their answers are on the socket.
+    pub fn release_flushed(&mut self) {
         for sent in self.after_flush.drain(..) {
             let _ = sent.send(());
         }
-        self.node.counters.set_coap(self.endpoint.stats());
     }
 
-    fn apply(&mut self, now: Instant, command: Command) {
+    pub fn apply(&mut self, now: Instant, command: Command, link: &impl Link<P>) {
         match command {
             Command::Respond {
                 exchange,
@@ -247,9 +291,15 @@ impl Driver {
                 self.after_flush.push(sent);
             }
             Command::Send { peer, out } => {
+                let Some(to) = link.resolve(peer) else {
+                    let _ = out
+                        .reply
+                        .send(Err(Error::NoSecureSession(peer.to_string())));
+                    return;
+                };
                 match self
                     .endpoint
-                    .send_request(now, peer, out.request, out.options)
+                    .send_request(now, to, out.request, out.options)
                 {
                     Ok(id) => {
                         self.pending.insert(
@@ -271,16 +321,24 @@ impl Driver {
                 request,
                 reply,
             } => {
+                let Some(from) = link.resolve(peer) else {
+                    let _ = reply.send(Err(Error::NoSecureSession(peer.to_string())));
+                    return;
+                };
                 let result = self
                     .endpoint
-                    .accept_unmatched(now, peer, handle, request)
+                    .accept_unmatched(now, from, handle, request)
                     .map(|id| {
                         self.observations.insert(handle.token(), id);
                     })
                     .map_err(Error::Coap);
                 let _ = reply.send(result);
             }
-            Command::Reject { peer, handle } => self.endpoint.reject_unmatched(now, peer, handle),
+            Command::Reject { peer, handle } => {
+                if let Some(from) = link.resolve(peer) {
+                    self.endpoint.reject_unmatched(now, from, handle);
+                }
+            }
             Command::Forget { token } => {
                 if let Some(id) = self.observations.remove(&token) {
                     let _ = self.endpoint.cancel(id);
@@ -289,13 +347,13 @@ impl Driver {
         }
     }
 
-    fn drain_events(&mut self, now: Instant) {
+    pub fn drain_events(&mut self, now: Instant, link: &impl Link<P>) {
         while let Some(event) = self.endpoint.poll_event() {
-            self.on_event(now, event);
+            self.on_event(now, event, link);
         }
     }
 
-    fn on_event(&mut self, now: Instant, event: Event<SocketAddr>) {
+    fn on_event(&mut self, now: Instant, event: Event<P>, link: &impl Link<P>) {
         match event {
             Event::Request {
                 exchange,
@@ -303,7 +361,14 @@ impl Driver {
                 request,
                 ..
             } => {
-                if let Some(response) = inbound::accept(&self.node, exchange, peer, request) {
+                // A peer without an address is a session closing under us.
+                let Some(device) = link.peer(&peer) else {
+                    return;
+                };
+                let channel = link.channel(&peer);
+                if let Some(response) =
+                    inbound::accept(&self.node, exchange, device, channel, request)
+                {
                     if let Err(e) = self.endpoint.respond(now, exchange, response) {
                         tracing::debug!(error = %e, "cannot respond");
                     }
@@ -339,9 +404,12 @@ impl Driver {
                 if ended {
                     self.observations.remove(&token);
                 }
+                let Some(device) = link.peer(&peer) else {
+                    return;
+                };
                 let node = Arc::clone(&self.node);
                 tokio::spawn(async move {
-                    observe::on_notification(&node, peer, token, seq, response, ended).await;
+                    observe::on_notification(&node, device, token, seq, response, ended).await;
                 });
             }
             Event::UnmatchedResponse {
@@ -349,9 +417,12 @@ impl Driver {
                 handle,
                 response,
             } => {
+                let Some(device) = link.peer(&peer) else {
+                    return;
+                };
                 let node = Arc::clone(&self.node);
                 tokio::spawn(async move {
-                    observe::on_unmatched(&node, peer, handle, response).await;
+                    observe::on_unmatched(&node, device, handle, response).await;
                 });
             }
             // We never serve observations, so nothing to do.

@@ -70,6 +70,17 @@ pub enum Error {
     /// The gRPC server failed.
     #[error("grpc server: {0}")]
     Grpc(#[from] tonic::transport::Error),
+    /// The device may not register here: unknown endpoint without
+    /// auto-provisioning, or the wrong security mode for its credentials.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The registry could not be asked (database or network trouble).
+    #[error("registry: {0}")]
+    Registry(String),
+    /// A DTLS device's session is gone from this node (closed, or DTLS is
+    /// off here): it must connect again before it can be reached.
+    #[error("no DTLS session with {0}")]
+    NoSecureSession(String),
 }
 
 impl Error {
@@ -99,10 +110,13 @@ impl Error {
             | Error::UnknownSender(_)
             | Error::NotRegistered(_)
             | Error::ObservationNotFound { .. } => ResponseCode::NOT_FOUND,
-            Error::Session(_)
+            Error::Forbidden(_) => ResponseCode::FORBIDDEN,
+            Error::Registry(_)
+            | Error::Session(_)
             | Error::Bus(_)
             | Error::Overloaded
             | Error::QueueFull(_)
+            | Error::NoSecureSession(_)
             | Error::ShuttingDown => ResponseCode::SERVICE_UNAVAILABLE,
             Error::Timeout => ResponseCode::GATEWAY_TIMEOUT,
             Error::RequestFailed(_) | Error::Forward { .. } => ResponseCode::BAD_GATEWAY,

@@ -51,9 +51,12 @@ pub(crate) fn status_of(error: Error) -> Status {
         Error::QueueFull(_) | Error::Overloaded => Status::resource_exhausted(message),
         Error::Bus(BusError::Backpressure { .. }) => Status::resource_exhausted(message),
         Error::Forward { status, .. } => status,
-        Error::Session(_)
+        Error::Forbidden(_) => Status::permission_denied(message),
+        Error::Registry(_)
+        | Error::Session(_)
         | Error::Bus(_)
         | Error::ShuttingDown
+        | Error::NoSecureSession(_)
         | Error::RequestFailed(_)
         | Error::Io(_)
         | Error::Grpc(_) => Status::unavailable(message),

@@ -8,7 +8,6 @@
 //! bus slots reserved before the request was processed, so an acknowledged
 //! uplink is never lost to backpressure.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use lwm2m_coap::{option_number, ExchangeId, Method, Request, Response, ResponseCode};
@@ -20,8 +19,10 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::error::Error;
 use crate::events::{self, Device};
 use crate::node::Node;
+use crate::peer::Peer;
+use crate::provisioning::Channel;
 use crate::stats::Counters;
-use crate::{registration, send};
+use crate::{provisioning, registration, send};
 
 /// Events one request may publish: its own event plus the transport log.
 const EVENTS_PER_REQUEST: u32 = 2;
@@ -62,7 +63,20 @@ pub(crate) struct Outcome {
     pub events: Vec<Payload>,
     /// A queue-mode device that just woke up: flush its held downlinks
     /// after the response.
-    pub wake: Option<(Registration, SocketAddr)>,
+    pub wake: Option<(Registration, Peer)>,
+    /// What the registry wants done once the device has its answer.
+    pub follow_up: Option<FollowUp>,
+}
+
+/// Profile work that starts after the device got its response.
+pub(crate) enum FollowUp {
+    /// A new registration: run its whole profile.
+    Initialise(
+        Registration,
+        Option<Arc<lwm2m_registry::profile::DeviceProfile>>,
+    ),
+    /// An Update: apply profile changes made while the device was away.
+    Resync(Registration),
 }
 
 impl Outcome {
@@ -73,6 +87,7 @@ impl Outcome {
             device: Some(Device::from(reg)),
             events,
             wake: None,
+            follow_up: None,
         }
     }
 }
@@ -86,12 +101,14 @@ fn unavailable(node: &Node) -> Response {
     response
 }
 
-/// Admits a request from the UDP task: `Some` is an immediate answer,
-/// `None` means a task will answer.
+/// Admits a request from a driver (plain or DTLS): `Some` is an immediate
+/// answer, `None` means a task will answer. `channel` says how the peer
+/// authenticated, for Register.
 pub(crate) fn accept(
     node: &Arc<Node>,
     exchange: ExchangeId,
-    peer: SocketAddr,
+    peer: Peer,
+    channel: Channel,
     request: Request,
 ) -> Option<Response> {
     Counters::inc(&node.counters.requests);
@@ -116,7 +133,7 @@ pub(crate) fn accept(
         return Some(unavailable(node));
     };
     let node = Arc::clone(node);
-    tokio::spawn(async move { serve(node, exchange, peer, request, route, permit).await });
+    tokio::spawn(async move { serve(node, exchange, peer, channel, request, route, permit).await });
     None
 }
 
@@ -138,7 +155,8 @@ fn summary(request: &Request) -> String {
 async fn serve(
     node: Arc<Node>,
     exchange: ExchangeId,
-    peer: SocketAddr,
+    peer: Peer,
+    channel: Channel,
     request: Request,
     route: Route,
     _permit: OwnedSemaphorePermit,
@@ -147,12 +165,15 @@ async fn serve(
         Ok(reservation) => reservation,
         Err(_) => {
             Counters::inc(&node.counters.backpressure);
-            let _ = node.driver.respond(exchange, unavailable(&node)).await;
+            let _ = node
+                .driver_of(peer)
+                .respond(exchange, unavailable(&node))
+                .await;
             return;
         }
     };
     let result = match &route {
-        Route::Register => registration::register(&node, peer, &request).await,
+        Route::Register => registration::register(&node, peer, channel, &request).await,
         Route::Update(id) => registration::update(&node, peer, id, &request).await,
         Route::Deregister(id) => registration::deregister(&node, id).await,
         Route::Send => send::send(&node, peer, &request).await,
@@ -173,10 +194,15 @@ async fn serve(
             device: None,
             events: Vec::new(),
             wake: None,
+            follow_up: None,
         }
     });
     let code = outcome.response.code;
-    if let Err(e) = node.driver.respond(exchange, outcome.response).await {
+    if let Err(e) = node
+        .driver_of(peer)
+        .respond(exchange, outcome.response)
+        .await
+    {
         tracing::debug!(error = %e, "response not sent");
         return;
     }
@@ -198,6 +224,15 @@ async fn serve(
     }
     if let Some((reg, peer)) = outcome.wake {
         node.wake(&reg, peer).await;
+    }
+    match outcome.follow_up {
+        Some(FollowUp::Initialise(reg, profile)) => {
+            tokio::spawn(provisioning::runner::initialise(node.clone(), reg, profile));
+        }
+        Some(FollowUp::Resync(reg)) => {
+            tokio::spawn(provisioning::after_update(node.clone(), reg));
+        }
+        None => {}
     }
 }
 

@@ -1,6 +1,7 @@
-//! The transport node for plain CoAP (NoSec): an async IO driver (tokio)
-//! around the sans-IO cores (`lwm2m-coap`, `lwm2m-core`), backed by the
-//! shared session store and publishing to the uplink bus.
+//! The transport node for CoAP (NoSec) and CoAP over DTLS: async IO
+//! drivers (tokio) around the sans-IO cores (`lwm2m-coap`, `lwm2m-dtls`,
+//! `lwm2m-core`), backed by the shared session store and publishing to the
+//! uplink bus.
 //!
 //! Nodes are stateless: registrations and observations live in the
 //! [`SessionStore`](lwm2m_session::SessionStore), so any node can serve any
@@ -17,7 +18,10 @@
 //!
 //! # Layout
 //!
-//! - `driver`: the UDP task owning the socket and the `CoapEndpoint`.
+//! - `driver`: the UDP task owning the socket and the `CoapEndpoint`;
+//!   `secure`: the DTLS task (its own socket, `DtlsServer` and endpoint)
+//!   and the binding of DTLS identities to endpoints; `peer`: which of the
+//!   two reaches a device (`coaps://` addresses).
 //! - `inbound`: routing and admission of device requests; `registration`
 //!   (Register/Update/De-register), `send` (`/dp`).
 //! - `observe`: notifications, including ones matched via the store's token index.
@@ -46,9 +50,12 @@ mod node;
 mod nodes;
 mod observe;
 mod operation;
+mod peer;
 mod proto_convert;
+mod provisioning;
 mod queue_mode;
 mod registration;
+mod secure;
 mod send;
 mod stats;
 mod stop;
@@ -60,13 +67,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use lwm2m_coap::CoapEndpoint;
+use lwm2m_dtls::{DtlsServer, SessionId};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-pub use config::{DeviceOverrides, TransportConfig};
+pub use config::{DeviceOverrides, StaticPsk, TransportConfig};
 pub use downlink::{Downlinks, Target};
 pub use error::Error;
+/// The DTLS engine, for configuring [`TransportConfig::dtls`].
+pub use lwm2m_dtls as dtls;
 pub use node::TransportDeps;
 pub use operation::{DownlinkResult, Operation};
 pub use stats::TransportStats;
@@ -77,6 +87,8 @@ use node::Node;
 pub struct TransportHandle {
     /// The bound CoAP (UDP) address.
     pub coap_addr: SocketAddr,
+    /// The bound CoAP-over-DTLS (UDP) address, when DTLS is on.
+    pub dtls_addr: Option<SocketAddr>,
     /// The bound gRPC (TCP) address.
     pub grpc_addr: SocketAddr,
     /// This node's id in registrations.
@@ -91,6 +103,7 @@ impl std::fmt::Debug for TransportHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TransportHandle")
             .field("coap_addr", &self.coap_addr)
+            .field("dtls_addr", &self.dtls_addr)
             .field("grpc_addr", &self.grpc_addr)
             .field("node_id", &self.node_id)
             .finish_non_exhaustive()
@@ -147,8 +160,16 @@ pub async fn start(
     config.validate()?;
     let endpoint = CoapEndpoint::<SocketAddr>::new(config.coap_config()?)?;
     let socket = UdpSocket::bind(config.coap_bind).await?;
+    let secure = match config.dtls_bind {
+        Some(bind) => Some(secure_parts(&config, bind).await?),
+        None => None,
+    };
     let listener = TcpListener::bind(config.grpc_bind).await?;
     let coap_addr = socket.local_addr()?;
+    let dtls_addr = match &secure {
+        Some((socket, ..)) => Some(socket.local_addr()?),
+        None => None,
+    };
     let grpc_addr = listener.local_addr()?;
     let advertised = config
         .grpc_advertise
@@ -158,6 +179,7 @@ pub async fn start(
     let flush_timeout = config.shutdown_flush_timeout;
 
     let (commands, command_rx) = mpsc::channel(driver::COMMAND_QUEUE);
+    let (secure_commands, secure_rx) = mpsc::channel(driver::COMMAND_QUEUE);
     let (stop, stop_rx) = watch::channel(false);
     let stop = Arc::new(stop);
     let node = Arc::new(Node::new(
@@ -165,8 +187,13 @@ pub async fn start(
         node_id.clone(),
         deps,
         driver::DriverHandle::new(commands),
+        secure
+            .as_ref()
+            .map(|_| driver::DriverHandle::new(secure_commands)),
         stop_rx.clone(),
     ));
+
+    provisioning::watch(&node);
 
     let external = Arc::clone(&stop);
     tokio::spawn(async move {
@@ -188,6 +215,14 @@ pub async fn start(
             result
         })
     };
+    let dtls = secure.map(|(socket, server, endpoint)| {
+        let (node, rx, done) = (Arc::clone(&node), stop_rx.clone(), stopping(&stop));
+        tokio::spawn(async move {
+            let result = secure::driver::run(node, socket, server, endpoint, secure_rx, rx).await;
+            done();
+            result
+        })
+    });
     let grpc = {
         let (node, rx, done) = (Arc::clone(&node), stop_rx.clone(), stopping(&stop));
         tokio::spawn(async move {
@@ -200,6 +235,10 @@ pub async fn start(
     let bus = Arc::clone(&node.bus);
     let join = tokio::spawn(async move {
         let udp = udp.await;
+        let dtls = match dtls {
+            Some(task) => task.await,
+            None => Ok(Ok(())),
+        };
         let grpc = grpc.await;
         let _ = sweeper.await;
         if let Err(e) = bus.flush(flush_timeout).await {
@@ -209,11 +248,12 @@ pub async fn start(
             Ok(result) => result,
             Err(e) => Err(Error::Config(format!("transport task failed: {e}"))),
         };
-        joined(udp).and(joined(grpc))
+        joined(udp).and(joined(dtls)).and(joined(grpc))
     });
-    tracing::info!(%coap_addr, %grpc_addr, %node_id, "transport node started");
+    tracing::info!(%coap_addr, ?dtls_addr, %grpc_addr, %node_id, "transport node started");
     Ok(TransportHandle {
         coap_addr,
+        dtls_addr,
         grpc_addr,
         node_id,
         join,
@@ -221,3 +261,26 @@ pub async fn start(
         node,
     })
 }
+
+/// The DTLS driver's socket, engine and CoAP endpoint. CoAP messages must
+/// fit in one record of one datagram, so the endpoint's message size is
+/// the MTU less the largest record overhead (CBC with a CID).
+async fn secure_parts(
+    config: &TransportConfig,
+    bind: SocketAddr,
+) -> Result<(UdpSocket, DtlsServer, CoapEndpoint<SessionId>), Error> {
+    let dtls_config = config.dtls_config();
+    let mut coap = config.coap_config()?;
+    coap.max_message_size = dtls_config.mtu.saturating_sub(DTLS_RECORD_OVERHEAD);
+    coap.validate()
+        .map_err(|e| Error::Config(format!("dtls: {e}")))?;
+    let server = DtlsServer::new(dtls_config, Box::new(lwm2m_dtls::OsRng))
+        .map_err(|e| Error::Config(format!("dtls: {e}")))?;
+    let endpoint = CoapEndpoint::<SessionId>::new(coap)?;
+    let socket = UdpSocket::bind(bind).await?;
+    Ok((socket, server, endpoint))
+}
+
+/// Header (13) + CID (up to 32) + inner type (1) + IV (16) + MAC (32) +
+/// padding (16), rounded up.
+const DTLS_RECORD_OVERHEAD: usize = 112;

@@ -3,7 +3,6 @@
 //! Everything durable lives in the session store.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +10,7 @@ use lwm2m_bus::{Reservation, UplinkBus};
 use lwm2m_core::{ModelRegistry, Version};
 use lwm2m_proto::events::v1::uplink_event::Payload;
 use lwm2m_proto::events::v1::UplinkEvent;
+use lwm2m_registry::lookup::RegistryLookup;
 use lwm2m_session::{Registration, SessionStore};
 use tokio::sync::{watch, Semaphore};
 
@@ -21,6 +21,8 @@ use crate::driver::{self, DriverHandle};
 use crate::error::Error;
 use crate::events::{self, Device};
 use crate::forward::Forwarder;
+use crate::peer::Peer;
+use crate::provisioning::Directory;
 use crate::queue_mode::QueueMode;
 use crate::stats::Counters;
 
@@ -37,6 +39,9 @@ pub struct TransportDeps {
     pub bus: Arc<dyn UplinkBus>,
     /// Object models for decoding payloads.
     pub models: Arc<ModelRegistry>,
+    /// Devices, credentials and profiles. `None`: every endpoint may
+    /// register and no profile runs (plain tests, benchmarks).
+    pub registry: Option<Arc<dyn RegistryLookup>>,
 }
 
 impl std::fmt::Debug for TransportDeps {
@@ -54,7 +59,12 @@ pub(crate) struct Node {
     pub sessions: Arc<dyn SessionStore>,
     pub bus: Arc<dyn UplinkBus>,
     pub models: Arc<ModelRegistry>,
+    /// Cached registry lookups (admission, profiles, key names).
+    pub directory: Option<Arc<Directory>>,
+    /// The plain CoAP driver.
     pub driver: DriverHandle,
+    /// The DTLS driver, when DTLS is on.
+    pub secure: Option<DriverHandle>,
     pub counters: Counters,
     pub addresses: AddressIndex,
     pub queue: QueueMode,
@@ -71,6 +81,7 @@ impl Node {
         node_id: String,
         deps: TransportDeps,
         driver: DriverHandle,
+        secure: Option<DriverHandle>,
         stop: watch::Receiver<bool>,
     ) -> Self {
         Node {
@@ -81,7 +92,9 @@ impl Node {
             sessions: deps.sessions,
             bus: deps.bus,
             models: deps.models,
+            directory: deps.registry.map(Directory::start),
             driver,
+            secure,
             counters: Counters::default(),
             addresses: AddressIndex::default(),
             forwarder: Forwarder::default(),
@@ -90,7 +103,18 @@ impl Node {
     }
 
     /// An event about `device` from this node.
-    pub fn event(&self, device: &Device, payload: Payload) -> UplinkEvent {
+    /// Values get the key names of the device's profile, when this node
+    /// applied one (`/3/0/9` → `batteryLevel`).
+    pub fn event(&self, device: &Device, mut payload: Payload) -> UplinkEvent {
+        if let (Payload::Values(values), Some(directory)) = (&mut payload, &self.directory) {
+            if let Some(keys) = directory.keys(&device.endpoint) {
+                for value in &mut values.values {
+                    if value.key.is_none() {
+                        value.key = keys.key_for(&value.path).map(str::to_owned);
+                    }
+                }
+            }
+        }
         events::envelope(&self.node_id, device, payload)
     }
 
@@ -135,9 +159,34 @@ impl Node {
             .collect()
     }
 
+    /// The driver that reaches `peer` (the plain one when DTLS is off here:
+    /// its sends then fail, see [`Node::reachable`]).
+    pub fn driver_of(&self, peer: Peer) -> &DriverHandle {
+        match &self.secure {
+            Some(secure) if peer.secure => secure,
+            _ => &self.driver,
+        }
+    }
+
+    /// Fails when `peer` needs a driver this node does not run.
+    pub fn reachable(&self, peer: Peer) -> Result<(), Error> {
+        if peer.secure && self.secure.is_none() {
+            return Err(Error::NoSecureSession(peer.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Forgets a local observation in whichever driver holds it.
+    pub async fn forget_token(&self, token: lwm2m_coap::Token) {
+        self.driver.forget(token).await;
+        if let Some(secure) = &self.secure {
+            secure.forget(token).await;
+        }
+    }
+
     /// Any uplink: NAT rebinding moves the address, downlinks follow the
     /// node. Writes only when something changed or `last_seen` is stale.
-    pub async fn touch(&self, reg: &Registration, peer: SocketAddr) -> Registration {
+    pub async fn touch(&self, reg: &Registration, peer: Peer) -> Registration {
         self.addresses.insert(peer, &reg.endpoint);
         let address = peer.to_string();
         let now = now_ms();
@@ -170,7 +219,7 @@ impl Node {
 
     /// The device was heard from at `peer`: a queue-mode device is awake,
     /// send what was held for it, in order.
-    pub async fn wake(&self, reg: &Registration, peer: SocketAddr) {
+    pub async fn wake(&self, reg: &Registration, peer: Peer) {
         if !reg.queue_mode {
             return;
         }
@@ -179,7 +228,7 @@ impl Node {
             .wake(&reg.endpoint, Instant::now(), self.awake_time(reg));
         for mut held in held {
             held.out.options.timeout = Some(driver::remaining(held.deadline));
-            if let Err(e) = self.driver.send(peer, held.out).await {
+            if let Err(e) = self.driver_of(peer).send(peer.addr, held.out).await {
                 tracing::debug!(error = %e, "cannot flush held downlink");
             }
         }
@@ -190,6 +239,9 @@ impl Node {
     /// observation tokens (later notifications get RST).
     pub async fn forget_device(&self, reg: &Registration, tokens: &[Vec<u8>]) {
         self.addresses.remove_endpoint(&reg.endpoint);
+        if let Some(directory) = &self.directory {
+            directory.set_applied(&reg.endpoint, None);
+        }
         for held in self.queue.forget(&reg.endpoint) {
             let _ = held
                 .out
@@ -198,14 +250,14 @@ impl Node {
         }
         for token in tokens {
             if let Ok(token) = lwm2m_coap::Token::new(token) {
-                self.driver.forget(token).await;
+                self.forget_token(token).await;
             }
         }
     }
 
     /// The registration of the device sending from `peer`: the address
     /// index first, then a bounded scan of the store (see `address_index`).
-    pub async fn sender(&self, peer: SocketAddr) -> Result<Registration, Error> {
+    pub async fn sender(&self, peer: Peer) -> Result<Registration, Error> {
         let address = peer.to_string();
         if let Some(endpoint) = self.addresses.get(&peer) {
             match self.sessions.get_by_endpoint(&endpoint).await {

@@ -9,7 +9,6 @@
 //! Freshness (RFC 7641 §3.4) is decided by the store so that reordering
 //! across nodes is caught too.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use lwm2m_coap::{Response, Token, UnmatchedHandle};
@@ -22,6 +21,7 @@ use crate::decode;
 use crate::events::{self, Device};
 use crate::node::Node;
 use crate::operation::observe_request;
+use crate::peer::Peer;
 use crate::stats::Counters;
 
 /// The paths of a stored observation, parsed (unparseable ones dropped).
@@ -37,7 +37,7 @@ pub(crate) fn paths_of(observation: &Observation) -> Vec<LwM2mPath> {
 /// the token index).
 pub(crate) async fn on_notification(
     node: &Arc<Node>,
-    peer: SocketAddr,
+    peer: Peer,
     token: Token,
     seq: Option<u32>,
     response: Response,
@@ -49,7 +49,7 @@ pub(crate) async fn on_notification(
         Ok(None) => {
             // Cancelled meanwhile (re-registration, cancel on another node):
             // forget it so the next notification gets RST.
-            node.driver.forget(token).await;
+            node.forget_token(token).await;
             return;
         }
         Err(e) => {
@@ -69,7 +69,7 @@ pub(crate) async fn on_notification(
                 return;
             }
             Ok(None) => {
-                node.driver.forget(token).await;
+                node.forget_token(token).await;
                 return;
             }
             Err(e) => {
@@ -90,7 +90,7 @@ pub(crate) async fn on_notification(
     let reg = match node.sessions.get_by_endpoint(&observation.endpoint).await {
         Ok(Some(reg)) if reg.registration_id == observation.registration_id => reg,
         Ok(_) => {
-            node.driver.forget(token).await;
+            node.forget_token(token).await;
             return;
         }
         Err(e) => {
@@ -161,7 +161,7 @@ async fn publish_notification(
 /// have created the observation.
 pub(crate) async fn on_unmatched(
     node: &Arc<Node>,
-    peer: SocketAddr,
+    peer: Peer,
     handle: UnmatchedHandle,
     response: Response,
 ) {
@@ -170,7 +170,7 @@ pub(crate) async fn on_unmatched(
         Ok(Some(observation)) => observation,
         Ok(None) => {
             Counters::inc(&node.counters.unmatched_rejected);
-            node.driver.reject(peer, handle).await;
+            node.driver_of(peer).reject(peer.addr, handle).await;
             return;
         }
         // Store down: neither ACK nor RST, a CON notification is retransmitted.
@@ -195,7 +195,11 @@ pub(crate) async fn on_unmatched(
         0,
     )
     .ok();
-    match node.driver.accept(peer, handle, request).await {
+    match node
+        .driver_of(peer)
+        .accept(peer.addr, handle, request)
+        .await
+    {
         Ok(()) => {
             Counters::inc(&node.counters.unmatched_accepted);
             let ended = !response.code.is_success();

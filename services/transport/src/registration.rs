@@ -9,7 +9,6 @@
 //! registration: the new REGISTERED (with a new registration id) says it all.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use lwm2m_coap::{Request, Response, ResponseCode, Token};
@@ -22,8 +21,10 @@ use lwm2m_session::{generate_registration_id, ObjectEntry, Registration, Registr
 use crate::clock::now_ms;
 use crate::error::Error;
 use crate::events;
-use crate::inbound::Outcome;
+use crate::inbound::{FollowUp, Outcome};
 use crate::node::Node;
+use crate::peer::Peer;
+use crate::provisioning::{self, Channel};
 use crate::stats::Counters;
 
 /// The object list as stored. An object without `ver` is version 1.0
@@ -53,7 +54,7 @@ fn payload(request: &Request) -> Option<&[u8]> {
 async fn forget_tokens(node: &Node, tokens: impl IntoIterator<Item = Vec<u8>>) {
     for token in tokens {
         if let Ok(token) = Token::new(&token) {
-            node.driver.forget(token).await;
+            node.forget_token(token).await;
         }
     }
 }
@@ -61,7 +62,8 @@ async fn forget_tokens(node: &Node, tokens: impl IntoIterator<Item = Vec<u8>>) {
 /// `POST /rd?ep=..`: 2.01 with `Location-Path: rd/{id}`.
 pub(crate) async fn register(
     node: &Arc<Node>,
-    peer: SocketAddr,
+    peer: Peer,
+    channel: Channel,
     request: &Request,
 ) -> Result<Outcome, Error> {
     let parsed = RegisterRequest::parse(
@@ -69,12 +71,13 @@ pub(crate) async fn register(
         payload(request),
         request.options.content_format(),
     )?;
+    let admission = provisioning::admit(node, &parsed.endpoint, channel).await?;
     let now = now_ms();
     let lifetime_s = parsed.lifetime_or_default();
     let reg = Registration {
         endpoint: parsed.endpoint.clone(),
         registration_id: generate_registration_id(),
-        tenant: node.config.tenant.clone(),
+        tenant: admission.tenant.or_else(|| node.config.tenant.clone()),
         lwm2m_version: parsed.lwm2m_version,
         lifetime_s,
         binding: parsed.binding_or_default().to_string(),
@@ -109,6 +112,9 @@ pub(crate) async fn register(
         .with_location_path(&format!("/rd/{}", reg.registration_id));
     let event = events::registration(RegistrationKind::Registered, &reg, true);
     let mut out = Outcome::new(response, &reg, vec![event]);
+    if node.directory.is_some() {
+        out.follow_up = Some(FollowUp::Initialise(reg.clone(), admission.profile));
+    }
     out.wake = Some((reg, peer));
     Ok(out)
 }
@@ -116,7 +122,7 @@ pub(crate) async fn register(
 /// `POST /rd/{id}`: 2.04, or 4.04 for an unknown id.
 pub(crate) async fn update(
     node: &Arc<Node>,
-    peer: SocketAddr,
+    peer: Peer,
     registration_id: &str,
     request: &Request,
 ) -> Result<Outcome, Error> {
@@ -151,6 +157,9 @@ pub(crate) async fn update(
     Counters::inc(&node.counters.updates);
     let event = events::registration(RegistrationKind::Updated, &reg, objects_changed);
     let mut out = Outcome::new(Response::new(ResponseCode::CHANGED), &reg, vec![event]);
+    if node.directory.is_some() {
+        out.follow_up = Some(FollowUp::Resync(reg.clone()));
+    }
     out.wake = Some((reg, peer));
     Ok(out)
 }

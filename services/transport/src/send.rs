@@ -6,7 +6,6 @@
 //! sender gets 4.04 Not Found, as Leshan answers (the server has no
 //! registration for it, and the device should register again).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use lwm2m_coap::{Request, Response, ResponseCode};
@@ -19,12 +18,13 @@ use crate::error::Error;
 use crate::events;
 use crate::inbound::Outcome;
 use crate::node::Node;
+use crate::peer::Peer;
 use crate::stats::Counters;
 
 /// `POST /dp`: 2.04 with the values published as SEND.
 pub(crate) async fn send(
     node: &Arc<Node>,
-    peer: SocketAddr,
+    peer: Peer,
     request: &Request,
 ) -> Result<Outcome, Error> {
     let code = request

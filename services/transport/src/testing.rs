@@ -125,9 +125,16 @@ impl TestNode {
     ) -> TestNode {
         let deps = TransportDeps {
             sessions,
-            bus: bus.clone(),
+            bus,
             models: Arc::new(models),
+            registry: None,
         };
+        Self::start_deps(config, deps).await
+    }
+
+    /// A node with exactly these dependencies (e.g. a registry).
+    pub async fn start_deps(config: TransportConfig, deps: TransportDeps) -> TestNode {
+        let bus = deps.bus.clone();
         let handle = crate::start(config, deps, std::future::pending())
             .await
             .unwrap();

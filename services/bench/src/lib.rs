@@ -1,0 +1,30 @@
+//! `lwm2m-bench`: the benchmarks behind `make bench`.
+//!
+//! The product runs in its own process from the release `lwm2m` binary
+//! (`product`); this process is the load generator (`load`, N `lwm2m-sim`
+//! devices) and the observer. Each subcommand prints JSON lines
+//! (`record`); `report` turns a run's lines into the results file and its
+//! Markdown table, with every product figure divided by its reference
+//! measured in the same run (`echo`: UDP echo on loopback;
+//! `kafka_reference`: a bare producer to the broker).
+//!
+//! Scenarios: `storm` (registration storm and memory), `notify` (notify
+//! throughput read back from Kafka, `tracker` keeps its books), `rpc`
+//! (Read latency through gRPC at fixed rates). Pure parts with unit tests:
+//! `percentiles`, `record`, `report`, `tracker`, parts of `process` and
+//! `redis_memory`.
+
+pub mod echo;
+pub mod kafka_reference;
+pub mod load;
+pub mod notify;
+pub mod percentiles;
+pub mod process;
+pub mod product;
+pub mod record;
+pub mod redis_memory;
+pub mod report;
+pub mod rpc;
+pub mod storm;
+pub mod tracker;
+pub mod values_consumer;

@@ -1,0 +1,303 @@
+//! The DTLS task: the only owner of the DTLS socket, the sans-IO
+//! `DtlsServer` and the DTLS side's `CoapEndpoint<SessionId>`. Like the
+//! plain driver it never awaits the store, the bus or the registry: PSK
+//! lookups (`NeedPsk`) run in spawned tasks whose answers come back on a
+//! channel, so a slow lookup or a half-open handshake delays nobody.
+//!
+//! Each turn: drain the socket into the engine, apply PSK answers and
+//! commands, run due timers of both layers, turn engine events into CoAP
+//! input (or session bookkeeping), hand CoAP events to the node, encrypt
+//! CoAP transmits, send the records, then sleep until the socket, a
+//! command, a PSK answer or the earlier of the two layers' deadlines.
+
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use lwm2m_coap::CoapEndpoint;
+use lwm2m_dtls::{DtlsServer, Event, PeerCredential, SessionId};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+
+use crate::driver::{sleep_until, Command, Exchanges, Link};
+use crate::error::Error;
+use crate::node::Node;
+use crate::peer::Peer;
+use crate::provisioning::Channel;
+use crate::stats::Counters;
+
+/// Datagrams read per turn before commands and timers get a chance.
+const RECV_BATCH: usize = 512;
+/// Largest datagram read: a client's handshake flight may use a larger MTU
+/// than ours (records beyond it are dropped by the engine, not truncated).
+const RECV_BUFFER: usize = 16 * 1024 + 512;
+/// How often the engine is given the wall clock (X.509 validity).
+const WALL_CLOCK_EVERY: Duration = Duration::from_secs(60);
+
+/// Per-session facts the CoAP side needs.
+#[derive(Default)]
+struct Sessions {
+    /// What each established session's handshake authenticated.
+    credentials: HashMap<SessionId, Arc<PeerCredential>>,
+    /// The address a session had before it last moved (CID): downlinks
+    /// sent before the store caught up still find the session.
+    previous: HashMap<SocketAddr, SessionId>,
+    previous_of: HashMap<SessionId, SocketAddr>,
+}
+
+impl Sessions {
+    fn moved(&mut self, session: SessionId, old: SocketAddr) {
+        if let Some(before) = self.previous_of.insert(session, old) {
+            self.previous.remove(&before);
+        }
+        self.previous.insert(old, session);
+    }
+
+    fn closed(&mut self, session: SessionId) {
+        self.credentials.remove(&session);
+        if let Some(old) = self.previous_of.remove(&session) {
+            self.previous.remove(&old);
+        }
+    }
+}
+
+/// CoAP peers are DTLS sessions; devices are their current addresses.
+struct Secure<'a> {
+    dtls: &'a DtlsServer,
+    sessions: &'a Sessions,
+}
+
+impl Link<SessionId> for Secure<'_> {
+    fn resolve(&self, addr: SocketAddr) -> Option<SessionId> {
+        self.dtls
+            .session_for_addr(addr)
+            .filter(|s| self.sessions.credentials.contains_key(s))
+            .or_else(|| self.sessions.previous.get(&addr).copied())
+    }
+
+    fn peer(&self, session: &SessionId) -> Option<Peer> {
+        // Only established sessions carry CoAP (their credential is known).
+        self.sessions.credentials.get(session)?;
+        self.dtls.peer_addr(*session).map(Peer::secure)
+    }
+
+    fn channel(&self, session: &SessionId) -> Channel {
+        match self.sessions.credentials.get(session) {
+            Some(credential) => Channel::Dtls(Arc::clone(credential)),
+            // Unreachable (`peer` filters these out); an empty identity
+            // matches no device, so it could not register anyway.
+            None => Channel::Dtls(Arc::new(PeerCredential::Psk {
+                identity: Vec::new(),
+            })),
+        }
+    }
+}
+
+/// A PSK lookup's answer for a handshake.
+type PskAnswer = (SessionId, Option<Vec<u8>>);
+
+/// Runs the DTLS task until `stop` turns true.
+pub(crate) async fn run(
+    node: Arc<Node>,
+    socket: UdpSocket,
+    mut dtls: DtlsServer,
+    endpoint: CoapEndpoint<SessionId>,
+    mut commands: mpsc::Receiver<Command>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let mut buf = vec![0u8; RECV_BUFFER];
+    let mut exchanges = Exchanges::new(Arc::clone(&node), endpoint);
+    let mut sessions = Sessions::default();
+    // Unbounded is bounded by the engine: one lookup per handshake, and
+    // handshakes are capped by `limits.max_handshakes`.
+    let (psk_tx, mut psk_rx) = mpsc::unbounded_channel::<PskAnswer>();
+    let mut wall_clock_at = Instant::now();
+    dtls.set_wall_clock(wall_clock_at, SystemTime::now());
+    loop {
+        let now = Instant::now();
+        if now.duration_since(wall_clock_at) >= WALL_CLOCK_EVERY {
+            dtls.set_wall_clock(now, SystemTime::now());
+            wall_clock_at = now;
+        }
+        receive(&node, &socket, &mut buf, &mut dtls, now);
+        while let Ok((session, key)) = psk_rx.try_recv() {
+            provide_psk(&mut dtls, now, session, key);
+        }
+        while let Ok(command) = commands.try_recv() {
+            let link = Secure {
+                dtls: &dtls,
+                sessions: &sessions,
+            };
+            exchanges.apply(now, command, &link);
+        }
+        if dtls.poll_timeout().is_some_and(|at| at <= now) {
+            dtls.handle_timeout(now);
+        }
+        if exchanges
+            .endpoint
+            .poll_timeout()
+            .is_some_and(|at| at <= now)
+        {
+            exchanges.endpoint.handle_timeout(now);
+        }
+        on_dtls_events(
+            &node,
+            &mut dtls,
+            &mut exchanges,
+            &mut sessions,
+            &psk_tx,
+            now,
+        );
+        exchanges.drain_events(
+            now,
+            &Secure {
+                dtls: &dtls,
+                sessions: &sessions,
+            },
+        );
+        flush(&node, &socket, &mut dtls, &mut exchanges, now).await;
+        let wake_at = [dtls.poll_timeout(), exchanges.endpoint.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        tokio::select! {
+            ready = socket.readable() => ready?,
+            command = commands.recv() => match command {
+                Some(command) => {
+                    let link = Secure { dtls: &dtls, sessions: &sessions };
+                    exchanges.apply(Instant::now(), command, &link);
+                }
+                None => break,
+            },
+            Some((session, key)) = psk_rx.recv() => provide_psk(&mut dtls, Instant::now(), session, key),
+            () = sleep_until(wake_at) => {}
+            () = crate::stop::stopped(&mut stop) => break,
+        }
+    }
+    Ok(())
+}
+
+/// Reads every datagram that is ready (up to a batch) into the engine.
+fn receive(node: &Node, socket: &UdpSocket, buf: &mut [u8], dtls: &mut DtlsServer, now: Instant) {
+    for _ in 0..RECV_BATCH {
+        match socket.try_recv_from(buf) {
+            Ok((len, from)) => {
+                Counters::inc(&node.counters.datagrams_received);
+                dtls.handle_datagram(now, from, buf.get(..len).unwrap_or_default());
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => tracing::debug!(error = %e, "dtls udp receive error"),
+        }
+    }
+}
+
+fn provide_psk(dtls: &mut DtlsServer, now: Instant, session: SessionId, key: Option<Vec<u8>>) {
+    // The handshake may have timed out or been replaced meanwhile.
+    if let Err(e) = dtls.provide_psk(now, session, key.as_deref()) {
+        tracing::debug!(error = %e, "late PSK answer");
+    }
+}
+
+fn on_dtls_events(
+    node: &Arc<Node>,
+    dtls: &mut DtlsServer,
+    exchanges: &mut Exchanges<SessionId>,
+    sessions: &mut Sessions,
+    psk_tx: &mpsc::UnboundedSender<PskAnswer>,
+    now: Instant,
+) {
+    while let Some(event) = dtls.poll_event() {
+        match event {
+            Event::NeedPsk {
+                session, identity, ..
+            } => {
+                let (node, tx) = (Arc::clone(node), psk_tx.clone());
+                tokio::spawn(async move {
+                    let key = super::psk(&node, &identity).await;
+                    let _ = tx.send((session, key));
+                });
+            }
+            Event::HandshakeComplete {
+                session,
+                peer,
+                credential,
+                ..
+            } => {
+                tracing::debug!(%peer, ?session, "dtls session established");
+                sessions.credentials.insert(session, Arc::new(credential));
+            }
+            Event::ApplicationData { session, data, .. } => {
+                exchanges.endpoint.handle_datagram(now, session, &data);
+            }
+            Event::PeerMoved { session, old, new } => {
+                sessions.moved(session, old);
+                // NAT rebinding under a CID: the device keeps its session
+                // and its registration follows, so downlinks go to `new`.
+                let node = Arc::clone(node);
+                tokio::spawn(async move {
+                    match node.sender(Peer::secure(old)).await {
+                        Ok(reg) => {
+                            node.touch(&reg, Peer::secure(new)).await;
+                        }
+                        Err(e) => {
+                            tracing::debug!(%old, %new, error = %e, "moved peer has no registration")
+                        }
+                    }
+                });
+            }
+            Event::Closed {
+                session, reason, ..
+            } => {
+                tracing::debug!(?session, ?reason, "dtls session closed");
+                sessions.closed(session);
+            }
+        }
+    }
+}
+
+/// Encrypts CoAP's datagrams into records, sends every record, then
+/// releases waiters of `Respond`.
+async fn flush(
+    node: &Node,
+    socket: &UdpSocket,
+    dtls: &mut DtlsServer,
+    exchanges: &mut Exchanges<SessionId>,
+    now: Instant,
+) {
+    while let Some(t) = exchanges.endpoint.poll_transmit() {
+        if let Err(e) = dtls.send_application_data(now, t.peer, &t.bytes) {
+            // The session closed; CoAP retransmits then times out.
+            tracing::debug!(session = ?t.peer, error = %e, "cannot send over dtls");
+        }
+    }
+    while let Some(t) = dtls.poll_transmit() {
+        match socket.send_to(&t.bytes, t.destination).await {
+            Ok(_) => Counters::inc(&node.counters.datagrams_sent),
+            Err(e) => {
+                Counters::inc(&node.counters.send_errors);
+                tracing::debug!(peer = %t.destination, error = %e, "dtls udp send error");
+            }
+        }
+    }
+    exchanges.release_flushed();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_keeps_only_its_last_previous_address() {
+        let mut s = Sessions::default();
+        let a: SocketAddr = "10.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "10.0.0.1:2".parse().unwrap();
+        s.moved(SessionId(1), a);
+        s.moved(SessionId(1), b);
+        assert_eq!(s.previous.get(&a), None);
+        assert_eq!(s.previous.get(&b), Some(&SessionId(1)));
+        s.closed(SessionId(1));
+        assert!(s.previous.is_empty() && s.previous_of.is_empty());
+    }
+}
