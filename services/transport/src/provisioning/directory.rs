@@ -141,6 +141,18 @@ impl Directory {
         Ok(found)
     }
 
+    /// The profile of the device registered under `endpoint` in the
+    /// registry; `None` when it is unknown or has no profile.
+    pub async fn profile_of(&self, endpoint: &str) -> Result<Option<Arc<DeviceProfile>>, Error> {
+        let Some(record) = self.endpoint(endpoint).await? else {
+            return Ok(None);
+        };
+        match &record.device.profile_id {
+            Some(id) => self.profile(id).await,
+            None => Ok(None),
+        }
+    }
+
     /// Remembers the profile applied to a device this node serves.
     pub fn set_applied(&self, endpoint: &str, applied: Option<Applied>) {
         let mut cache = self.cache();

@@ -94,7 +94,7 @@ pub(crate) async fn admit(
 
 /// Tells the registry which objects the device announced, so objects it
 /// has no model for show up for operators to import (ThingsBoard users ask
-/// for this); logs the ones without a model on the device's transport log.
+/// for this).
 pub(crate) async fn record_announced(node: &Node, reg: &Registration) {
     let (Some(directory), Some(tenant)) = (&node.directory, &reg.tenant) else {
         return;
@@ -132,14 +132,7 @@ pub(crate) async fn after_update(node: Arc<Node>, reg: Registration) {
     let Some(directory) = node.directory.clone() else {
         return;
     };
-    let profile = match directory.endpoint(&reg.endpoint).await {
-        Ok(Some(record)) => match &record.device.profile_id {
-            Some(id) => directory.profile(id).await.ok().flatten(),
-            None => None,
-        },
-        _ => None,
-    };
-    let Some(profile) = profile else {
+    let Ok(Some(profile)) = directory.profile_of(&reg.endpoint).await else {
         directory.set_applied(&reg.endpoint, None);
         return;
     };
@@ -176,13 +169,7 @@ pub(crate) fn watch(node: &Arc<Node>) {
                 if reg.node_id != node.node_id {
                     continue; // Its own node applies it.
                 }
-                let Ok(Some(record)) = directory.endpoint(&endpoint).await else {
-                    continue;
-                };
-                let Some(id) = record.device.profile_id.clone() else {
-                    continue;
-                };
-                if let Ok(Some(profile)) = directory.profile(&id).await {
+                if let Ok(Some(profile)) = directory.profile_of(&endpoint).await {
                     tokio::spawn(runner::resync(node.clone(), reg, profile));
                 }
             }
