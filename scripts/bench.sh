@@ -16,8 +16,11 @@
 # Usage: scripts/bench.sh [bench|bench-large]
 # Environment: BENCH_DEVICES (storm and memory), BENCH_NOTIFY_DEVICES,
 # BENCH_NOTIFY_IN_FLIGHT, BENCH_RPC_DEVICES, BENCH_RPC_RATES,
+# BENCH_DTLS_DEVICES (PSK), BENCH_DTLS_ECDHE_DEVICES,
 # BENCH_KAFKA_PORT, TANSU_BIN, CARGO_TARGET_DIR, BENCH_GIT_SHA (results file
-# name outside a git checkout). bench-large needs an open-file limit above
+# name outside a git checkout), BENCH_ONLY (a comma-separated subset of
+# codecs,references,storm,notify,rpc,dtls; default all: e.g.
+# BENCH_ONLY=references,dtls needs neither Redis nor tansu). bench-large needs an open-file limit above
 # 110,000 (one socket per device).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +47,13 @@ case "$profile" in
         ;;
 esac
 rpc_devices=${BENCH_RPC_DEVICES:-1000}
+# Every DTLS device does a full handshake, and the load generator pays the
+# client's half on the same two cores: a few thousand show the rate.
+dtls_devices=${BENCH_DTLS_DEVICES:-2000}
+dtls_ecdhe_devices=${BENCH_DTLS_ECDHE_DEVICES:-1000}
+only=${BENCH_ONLY:-codecs,references,storm,notify,rpc,dtls}
+wants() { case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+needs_kafka() { wants references || wants storm || wants notify || wants rpc; }
 rpc_rates=${BENCH_RPC_RATES:-1000,5000}
 notify_in_flight=${BENCH_NOTIFY_IN_FLIGHT:-200}
 kafka_port=${BENCH_KAFKA_PORT:-19092}
@@ -65,8 +75,9 @@ cargo build --release --quiet -p lwm2m -p lwm2m-bench
 bench_bin="$target_dir/release/lwm2m-bench"
 lwm2m_bin="$target_dir/release/lwm2m"
 
-scripts/services.sh
 tansu_bin=${TANSU_BIN:-}
+if needs_kafka; then
+scripts/services.sh
 if [ -z "$tansu_bin" ]; then
     if [ -x "$HOME/.cargo/bin/tansu" ]; then tansu_bin="$HOME/.cargo/bin/tansu"
     elif command -v tansu >/dev/null 2>&1; then tansu_bin=$(command -v tansu)
@@ -74,6 +85,7 @@ if [ -z "$tansu_bin" ]; then
         say "tansu (the Kafka-protocol broker) is missing: run 'make test' (or scripts/setup.sh test) first"
         exit 1
     fi
+fi
 fi
 
 mkdir -p bench/results
@@ -106,11 +118,34 @@ fresh_broker() {
         >"$dir/tansu.log" 2>&1) &
     tansu_pid=$!
     for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null && return 0
+        if (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; then
+            index_headers "$dir/tansu.db"
+            return 0
+        fi
         sleep 0.2
     done
     say "tansu did not come up on $brokers:"; cat "$dir/tansu.log" >&2
     return 1
+}
+
+# tansu 0.6's SQLite schema has no index on header(topition, offset_id),
+# yet every fetched record looks its headers up by exactly that: each
+# record costs a scan of all headers (the sqlite3BtreeNext time perf shows).
+# The test harness adds the same index (lwm2m_bus::testing).
+index_headers() {
+    python3 - "$1" <<'PY'
+import sqlite3, sys, time
+for _ in range(100):
+    try:
+        db = sqlite3.connect(sys.argv[1], timeout=10)
+        db.execute("create index if not exists header_topition_offset_id on header (topition, offset_id)")
+        db.commit()
+        db.close()
+        sys.exit(0)
+    except sqlite3.OperationalError:
+        time.sleep(0.1)
+sys.exit("cannot index tansu's header table in " + sys.argv[1])
+PY
 }
 
 lines="$work/lines.jsonl"
@@ -130,22 +165,31 @@ step() {
 }
 product=(--lwm2m-bin "$lwm2m_bin" --brokers "$brokers" --log-dir "$work")
 
+if wants codecs; then
 say "codec microbenchmark (crates/lwm2m-core/benches/codecs.rs)"
 cargo bench -p lwm2m-core --bench codecs --quiet >"$codecs" || failed+=("codecs")
+fi
+if wants references; then
 step "reference: UDP echo" "$bench_bin" udp-echo
 fresh_broker reference
 step "reference: Kafka producer" "$bench_bin" kafka-produce --brokers "$brokers"
+fi
+if wants storm; then
 step "storm + memory, standalone, $devices devices" \
     "$bench_bin" storm --deployment standalone --devices "$devices" "${product[@]}"
 fresh_broker storm
 step "storm + memory, cluster, $devices devices" \
     "$bench_bin" storm --deployment cluster --devices "$devices" "${product[@]}"
+fi
+if wants notify; then
 fresh_broker notify-con
 step "notify CON, $notify_devices devices" \
     "$bench_bin" notify --devices "$notify_devices" --in-flight "$notify_in_flight" "${product[@]}"
 fresh_broker notify-non
 step "notify NON, $notify_devices devices" \
     "$bench_bin" notify --non --devices "$notify_devices" --in-flight "$notify_in_flight" "${product[@]}"
+fi
+if wants rpc; then
 # The transport's own RPC path (in-memory bus), then the cluster at the
 # lowest rate: every Read is two Kafka records, and tansu is the bottleneck.
 step "rpc standalone, $rpc_devices devices at $rpc_rates Reads/s" \
@@ -153,6 +197,16 @@ step "rpc standalone, $rpc_devices devices at $rpc_rates Reads/s" \
 fresh_broker rpc
 step "rpc cluster, $rpc_devices devices at ${rpc_rates%%,*} Reads/s" \
     "$bench_bin" rpc --deployment cluster --devices "$rpc_devices" --rates "${rpc_rates%%,*}" "${product[@]}"
+fi
+if wants dtls; then
+# Standalone only (no Kafka): the engine alone in process, then the
+# product over UDP with a plain-CoAP baseline of the same devices.
+step "dtls engine: handshakes in process, export blob" "$bench_bin" dtls-engine
+step "dtls PSK CCM_8, $dtls_devices devices" \
+    "$bench_bin" dtls --suite psk --devices "$dtls_devices" "${product[@]}"
+step "dtls ECDHE-ECDSA X.509 CCM_8, $dtls_ecdhe_devices devices" \
+    "$bench_bin" dtls --suite ecdhe --devices "$dtls_ecdhe_devices" "${product[@]}"
+fi
 step "placeholders" "$bench_bin" placeholders
 
 if [ ${#failed[@]} -gt 0 ]; then
@@ -163,6 +217,6 @@ if [ ${#failed[@]} -gt 0 ]; then
     done
     exit 1
 fi
-"$bench_bin" report --lines "$lines" --codecs "$codecs" --out "$out" \
+"$bench_bin" report --lines "$lines" $(wants codecs && printf -- '--codecs %s' "$codecs") --out "$out" \
     --date "$stamp" --git-sha "$sha" --profile "$profile" --load-start "$load_start"
 echo "results: $out"

@@ -5,7 +5,9 @@
 //! carry the profile's key names; an object announced with another version
 //! than the profile's is skipped and logged; a live profile change takes
 //! effect at once; unknown endpoints and devices that must use DTLS are
-//! refused with 4.03; objects without a model are recorded for operators.
+//! refused with 4.03; objects without a model are recorded for operators;
+//! shared attributes are written by key (`UpdateAttributes`); with the
+//! registry in PostgreSQL the values are also read back from Kafka.
 // Test helpers may panic: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,10 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{test_config, Backend, Events, Store, TestNode, PATIENCE};
-use lwm2m_bus::{MemoryBus, UplinkBus};
+use lwm2m_bus::testing::{consume_until, create_topics, unique_topics, Received, TestBroker};
+use lwm2m_bus::{Encoding, KafkaBus, KafkaConfig, KafkaTopics, MemoryBus, UplinkBus};
 use lwm2m_core::Version;
 use lwm2m_proto::events::v1::uplink_event::Payload;
-use lwm2m_proto::events::v1::ValueSource;
+use lwm2m_proto::events::v1::value::Kind;
+use lwm2m_proto::events::v1::{UplinkEvent, ValueSource};
+use lwm2m_proto::transport::v1::downlink_request::Operation;
+use lwm2m_proto::transport::v1::{DownlinkRequest, ReadOperation, UpdateAttributesRequest};
 use lwm2m_registry::change_feed::BroadcastFeed;
 use lwm2m_registry::conformance::{Harness, PostgresHarness, SqliteHarness};
 use lwm2m_registry::device::{Credentials, DeviceSettings, SecretKey};
@@ -31,6 +37,7 @@ use lwm2m_registry::service::{Limits, NewDevice, Registry};
 use lwm2m_registry::store::sql::PoolConfig;
 use lwm2m_sim::{Device, DeviceConfig};
 use lwm2m_transport::{TransportConfig, TransportDeps};
+use prost::Message as _;
 
 fn mapping(instance_id: u16, resource_id: u16, flags: &str, key: &str) -> ResourceMapping {
     ResourceMapping {
@@ -48,7 +55,10 @@ fn mapping(instance_id: u16, resource_id: u16, flags: &str, key: &str) -> Resour
 /// (with pmin/pmax written first); Location 1.1, which the simulator
 /// announces as 1.0, so it is skipped.
 fn profile_config(battery_observed: bool) -> ProfileConfig {
-    let mut device = vec![mapping(0, 0, "a", "manufacturer")];
+    let mut device = vec![
+        mapping(0, 0, "a", "manufacturer"),
+        mapping(0, 15, "a", "timezone"),
+    ];
     if battery_observed {
         device.push(mapping(0, 9, "to", "batteryLevel"));
     } else {
@@ -158,7 +168,128 @@ async fn transport_log(
         .await;
 }
 
-async fn profile_drives_the_device(harness: impl Harness) {
+/// Shared attributes by key: written through the profile, each key answered.
+async fn update_attributes(node: &TestNode, endpoint: &str, events: &mut Events) {
+    let mut grpc = node.grpc().await;
+    let response = grpc
+        .update_attributes(UpdateAttributesRequest {
+            endpoint: endpoint.into(),
+            attributes: [
+                ("timezone", "Europe/Berlin"),
+                ("manufacturer", "Other"),
+                ("nope", "1"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let by_key = |key: &str| {
+        response
+            .results
+            .iter()
+            .find(|r| r.key == key)
+            .unwrap_or_else(|| panic!("no result for {key}: {response:?}"))
+    };
+    let timezone = by_key("timezone");
+    assert!(timezone.ok, "{timezone:?}");
+    assert_eq!(
+        (timezone.path.as_str(), timezone.code.as_str()),
+        ("/3/0/15", "2.04")
+    );
+    // Manufacturer is read-only in the model: refused before anything is sent.
+    let manufacturer = by_key("manufacturer");
+    assert!(
+        !manufacturer.ok && manufacturer.code_name == "BAD_VALUE",
+        "{manufacturer:?}"
+    );
+    assert!(manufacturer.code.is_empty(), "{manufacturer:?}");
+    let unknown = by_key("nope");
+    assert!(
+        !unknown.ok && unknown.code_name == "UNKNOWN_KEY",
+        "{unknown:?}"
+    );
+
+    // The device holds the new value.
+    let read = grpc
+        .downlink(DownlinkRequest {
+            endpoint: endpoint.into(),
+            operation: Some(Operation::Read(ReadOperation {
+                path: "/3/0/15".into(),
+                content_format: None,
+            })),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.code, "2.05", "{read:?}");
+    assert_eq!(
+        read.values[0].value.as_ref().and_then(|v| v.kind.clone()),
+        Some(Kind::StringValue("Europe/Berlin".into())),
+        "{read:?}"
+    );
+    let read_event = value_at(events, endpoint, ValueSource::Read, "/3/0/15").await;
+    assert_eq!(read_event.key.as_deref(), Some("timezone"));
+
+    // Unregistered devices are NOT_FOUND as a whole.
+    let status = grpc
+        .update_attributes(UpdateAttributesRequest {
+            endpoint: "nobody-registered".into(),
+            attributes: [("timezone".to_owned(), "UTC".to_owned())].into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+}
+
+/// The values the transport published to Kafka carry the profile's key
+/// names: read back from the broker with a consumer group.
+async fn keys_reach_kafka(brokers: &str, topics: &KafkaTopics, endpoint: &str) {
+    const KEYS: [&str; 4] = ["batteryLevel", "manufacturer", "modelNumber", "timezone"];
+    let keys_of = |records: &[Received]| -> Vec<String> {
+        let mut keys: Vec<String> = records
+            .iter()
+            .filter(|r| r.key.ends_with(endpoint))
+            .flat_map(|r| {
+                let event = UplinkEvent::decode(r.payload.as_slice()).expect("protobuf event");
+                match event.payload {
+                    Some(Payload::Values(v)) => {
+                        v.values.into_iter().filter_map(|x| x.key).collect()
+                    }
+                    _ => Vec::new(),
+                }
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    };
+    let records = consume_until(
+        brokers,
+        &[topics.values.as_str()],
+        PATIENCE,
+        Duration::ZERO,
+        |read| {
+            let keys = keys_of(read);
+            KEYS.iter().all(|k| keys.iter().any(|x| x == k))
+        },
+    )
+    .await;
+    let keys = keys_of(&records);
+    for key in KEYS {
+        assert!(
+            keys.iter().any(|k| k == key),
+            "{key} not on Kafka: {keys:?}"
+        );
+    }
+}
+
+async fn profile_drives_the_device(harness: impl Harness, kafka: Option<&TestBroker>) {
     let registry = Registry::connect(
         &harness.database_url(),
         &PoolConfig::default(),
@@ -202,10 +333,28 @@ async fn profile_drives_the_device(harness: impl Harness) {
         .unwrap();
 
     let store = Store::new(Backend::Redis).await;
-    let bus: Arc<dyn UplinkBus> = Arc::new(MemoryBus::new(4096));
+    let topics = unique_topics("profile");
+    let bus: Arc<dyn UplinkBus> = match kafka {
+        None => Arc::new(MemoryBus::new(4096)),
+        Some(broker) => {
+            create_topics(&broker.brokers, &topics, 1).await;
+            Arc::new(
+                KafkaBus::new(KafkaConfig {
+                    brokers: broker.brokers.clone(),
+                    topics: topics.clone(),
+                    encoding: Encoding::Protobuf,
+                    client_id: "lwm2m-registry-profile-test".into(),
+                    ..Default::default()
+                })
+                .unwrap(),
+            )
+        }
+    };
     let node = TestNode::start_deps(
         TransportConfig {
             auto_provision: false,
+            // A tenant that does not enable auto-provisioning: still 4.03.
+            provisioning_tenant: Some(tenant.as_str().to_owned()),
             ..test_config()
         },
         TransportDeps {
@@ -331,6 +480,11 @@ async fn profile_drives_the_device(harness: impl Harness) {
     let model = value_at(&mut events, &endpoint, ValueSource::Notify, "/3/0/1").await;
     assert_eq!(model.key.as_deref(), Some("modelNumber"));
 
+    update_attributes(&node, &endpoint, &mut events).await;
+    if let Some(broker) = kafka {
+        keys_reach_kafka(&broker.brokers, &topics, &endpoint).await;
+    }
+
     device.shutdown(true).await;
     node.stop().await;
     store.cleanup().await;
@@ -340,10 +494,104 @@ async fn profile_drives_the_device(harness: impl Harness) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profile_drives_a_device_with_the_registry_in_sqlite() {
-    profile_drives_the_device(SqliteHarness::new().await).await;
+    profile_drives_the_device(SqliteHarness::new().await, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn profile_drives_a_device_with_the_registry_in_postgres() {
-    profile_drives_the_device(PostgresHarness::new().await).await;
+async fn profile_drives_a_device_with_the_registry_in_postgres_and_values_on_kafka() {
+    let broker = TestBroker::start_or_reuse().await;
+    profile_drives_the_device(PostgresHarness::new().await, Some(&broker)).await;
+}
+
+/// Auto-provisioning decided by the tenant (the node's own switch off): an
+/// unknown endpoint registering with a transport whose provisioning tenant
+/// enables it is created in the registry with the tenant's profile and
+/// initialised by it; a tenant that does not enable it gets 4.03.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_auto_provisioning_creates_unknown_devices() {
+    let harness = SqliteHarness::new().await;
+    let registry = Registry::connect(
+        &harness.database_url(),
+        &PoolConfig::default(),
+        true,
+        Arc::new(BroadcastFeed::default()),
+        Limits::default(),
+    )
+    .await
+    .unwrap();
+    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let tenant = TenantId::parse(&format!("open-{run}"), "tenant").unwrap();
+    registry
+        .create_tenant(tenant.clone(), "Open".into(), false)
+        .await
+        .unwrap();
+    let profile = registry
+        .create_profile(
+            tenant.clone(),
+            "auto".into(),
+            String::new(),
+            ProfileConfig {
+                objects: vec![ProfileObject {
+                    object_id: 3,
+                    version: Version::V1_1,
+                    resources: vec![mapping(0, 0, "a", "manufacturer")],
+                    attributes: vec![],
+                }],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    let store = Store::new(Backend::Redis).await;
+    let node = TestNode::start_deps(
+        TransportConfig {
+            auto_provision: false,
+            provisioning_tenant: Some(tenant.as_str().to_owned()),
+            ..test_config()
+        },
+        TransportDeps {
+            sessions: store.sessions.clone(),
+            bus: Arc::new(MemoryBus::new(4096)),
+            models: Arc::new(lwm2m_sim::sim_registry()),
+            registry: Some(Arc::new(registry.clone())),
+        },
+    )
+    .await;
+    let mut events = node.events();
+    let server = node.handle.coap_addr;
+
+    // The tenant does not allow it yet: refused, nothing created.
+    let endpoint = format!("auto-{run}");
+    let mut device = Device::start(sim(server, &endpoint)).await.unwrap();
+    device
+        .wait_for(PATIENCE, |s| {
+            s.last_error.as_deref().is_some_and(|e| e.contains("4.03"))
+        })
+        .await
+        .unwrap();
+    device.shutdown(false).await;
+    assert!(registry.device_by_endpoint(&endpoint).await.is_err());
+
+    // Enabled (the change reaches the node's cache through the feed).
+    registry
+        .update_tenant(&tenant, "Open".into(), true, Some(profile.id.clone()))
+        .await
+        .unwrap();
+    let mut device = Device::start(sim(server, &endpoint)).await.unwrap();
+    device.wait_registered(PATIENCE).await.unwrap();
+    let created = registry
+        .device_by_endpoint(&endpoint)
+        .await
+        .expect("device created in the registry");
+    assert_eq!(created.tenant_id, tenant);
+    assert_eq!(created.profile_id, Some(profile.id.clone()));
+    let manufacturer = value_at(&mut events, &endpoint, ValueSource::Read, "/3/0/0").await;
+    assert_eq!(manufacturer.key.as_deref(), Some("manufacturer"));
+
+    device.shutdown(true).await;
+    node.stop().await;
+    store.cleanup().await;
+    registry.close().await;
+    harness.cleanup().await;
 }

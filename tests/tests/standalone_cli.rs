@@ -239,16 +239,16 @@ async fn readme_standalone_walkthrough_with_the_real_binaries() {
         "{table}"
     );
 
-    // A resource the device does not have: the device answers 4.04, exit 1.
+    // A resource the device does not have: the device answers 4.04, exit 3.
     let missing = ctl(&grpc, &["--json", "read", "sim-0001", "/3/0/999"]).await;
-    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(missing.status.code(), Some(3));
     assert_eq!(json_of(&missing)["code"], "4.04");
-    // A path that is not one: usage error, exit 2.
+    // A path that is not one: usage error, exit 1.
     let bad_path = ctl(&grpc, &["read", "sim-0001", "/not/a/path"]).await;
-    assert_eq!(bad_path.status.code(), Some(2));
-    // A device that is not registered: the server refuses, exit 3.
+    assert_eq!(bad_path.status.code(), Some(1));
+    // A device that is not registered: not found, exit 2.
     let unknown = ctl(&grpc, &["read", "nobody", "/3/0"]).await;
-    assert_eq!(unknown.status.code(), Some(3));
+    assert_eq!(unknown.status.code(), Some(2));
 
     // Stop both. lwm2m-sim stops on Ctrl-C (SIGINT), de-registering its
     // devices, and exits 0; then the server stops cleanly on SIGTERM.

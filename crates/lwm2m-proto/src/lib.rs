@@ -8,6 +8,8 @@
 //! - [`transport::v1`]: the transport node's gRPC service (client and server).
 //! - [`registry::v1`]: the registry's gRPC services (tenants, object models,
 //!   device profiles, devices, lookups) and its `RegistryChange` events.
+//! - [`dispatch::v1`]: the dispatch service (commands as durable operations,
+//!   ThingsBoard RPC JSON, operation lifecycle events).
 //! - [`convert`]: `lwm2m_core::Value` ↔ proto `Value`, path parsing.
 //! - [`FILE_DESCRIPTOR_SET`]: descriptor bytes for gRPC server reflection.
 
@@ -44,6 +46,15 @@ pub mod registry {
     }
 }
 
+/// Generated code of package `lwm2m.dispatch.v1`.
+pub mod dispatch {
+    /// Version 1 of the dispatch service and its operation events.
+    pub mod v1 {
+        #![allow(clippy::all, missing_docs, rust_2018_idioms)]
+        tonic::include_proto!("lwm2m.dispatch.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every proto in this crate, for
 /// `tonic-reflection` (`register_encoded_file_descriptor_set`).
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("lwm2m_descriptor");
@@ -73,8 +84,9 @@ mod tests {
             .iter()
             .filter_map(|m| m.name.as_deref())
             .collect();
+        // Other services may grow; these must stay, in this order.
         assert_eq!(
-            methods,
+            methods[..4],
             [
                 "ListRegistrations",
                 "GetRegistration",
@@ -82,6 +94,25 @@ mod tests {
                 "SubscribeUplinks"
             ]
         );
+    }
+
+    #[test]
+    fn dispatch_service_is_in_the_descriptor_set() {
+        let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).unwrap();
+        let dispatch = set
+            .file
+            .iter()
+            .find(|f| f.package.as_deref() == Some("lwm2m.dispatch.v1"))
+            .unwrap();
+        let methods: Vec<_> = dispatch.service[0]
+            .method
+            .iter()
+            .filter_map(|m| m.name.as_deref())
+            .collect();
+        for name in ["Read", "Call", "ListOperations", "WatchOperations"] {
+            assert!(methods.contains(&name), "{methods:?}");
+        }
+        fn _client(_: dispatch::v1::dispatch_client::DispatchClient<tonic::transport::Channel>) {}
     }
 
     #[test]

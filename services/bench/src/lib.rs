@@ -10,10 +10,14 @@
 //!
 //! Scenarios: `storm` (registration storm and memory), `notify` (notify
 //! throughput read back from Kafka, `tracker` keeps its books), `rpc`
-//! (Read latency through gRPC at fixed rates). Pure parts with unit tests:
+//! (Read latency through gRPC at fixed rates), `dtls` (handshakes per
+//! second and per core, memory per session, against the product) and
+//! `dtls_engine` (the engine's own cost per handshake, export blob size). Pure parts with unit tests:
 //! `percentiles`, `record`, `report`, `tracker`, parts of `process` and
 //! `redis_memory`.
 
+pub mod dtls;
+pub mod dtls_engine;
 pub mod echo;
 pub mod kafka_reference;
 pub mod load;

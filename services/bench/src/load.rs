@@ -162,6 +162,9 @@ impl Load {
             total.notifications_non += s.notifications_non;
             total.errors += s.errors;
             total.retransmissions += s.retransmissions;
+            total.dtls_handshakes_started += s.dtls_handshakes_started;
+            total.dtls_handshakes_completed += s.dtls_handshakes_completed;
+            total.dtls_sessions_closed += s.dtls_sessions_closed;
         }
         total
     }

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use lwm2m_bench::dtls::{self, DtlsArgs};
+use lwm2m_bench::dtls_engine::{self, DtlsEngineArgs};
 use lwm2m_bench::echo::{self, EchoArgs};
 use lwm2m_bench::kafka_reference::{self, KafkaReferenceArgs};
 use lwm2m_bench::notify::{self, NotifyArgs};
@@ -46,6 +48,12 @@ enum Command {
     Notify(NotifyArgs),
     /// Scenario 3: Read latency through gRPC at fixed rates.
     Rpc(RpcArgs),
+    /// Scenarios 5 and 4 for DTLS: handshakes per second and per core,
+    /// memory per session, against the product.
+    Dtls(DtlsArgs),
+    /// Scenario 5, the engine alone: server CPU per handshake in process,
+    /// and the session export blob size.
+    DtlsEngine(DtlsEngineArgs),
     /// The rows of scenarios whose component has not landed yet.
     Placeholders,
     /// Writes the results file and its Markdown table from a run's lines.
@@ -111,6 +119,8 @@ async fn run(command: Command) -> Result<()> {
         Command::Storm(args) => emit_all(storm::run(&args, &run_id).await?),
         Command::Notify(args) => notify::run(&args, &run_id).await?.emit(),
         Command::Rpc(args) => emit_all(rpc::run(&args, &run_id).await?),
+        Command::Dtls(args) => emit_all(dtls::run(&args, &run_id).await?),
+        Command::DtlsEngine(args) => emit_all(dtls_engine::run(&args)?),
         Command::Placeholders => emit_all(placeholders()),
         Command::Report(args) => write_report(&args),
     }
@@ -120,7 +130,7 @@ fn emit_all(lines: Vec<Line>) -> Result<()> {
     lines.iter().try_for_each(Line::emit)
 }
 
-/// Scenarios 5 and 6 of the issue wait for their components: a named row
+/// Scenario 6 and the multi-node rows wait for their components: a named row
 /// that says so, never a made-up number.
 fn placeholders() -> Vec<Line> {
     let row = |name: &str, note: &str| Line {
@@ -128,8 +138,6 @@ fn placeholders() -> Vec<Line> {
         ..Line::new(Section::Placeholder, name)
     };
     vec![
-        row("dtls.handshakes_psk", "not yet: DTLS transport"),
-        row("dtls.handshakes_ecdhe_ecdsa", "not yet: DTLS transport"),
         row(
             "cluster.forwarded_records",
             "not yet: multi-node DTLS cluster",

@@ -67,7 +67,11 @@ pub struct ProductArgs {
 pub struct Product {
     pub deployment: Deployment,
     pub coap: SocketAddr,
+    /// CoAP over DTLS.
+    pub coaps: SocketAddr,
     pub grpc: SocketAddr,
+    /// The registry's gRPC (standalone only).
+    pub registry_grpc: SocketAddr,
     /// Cluster only: the topics this run publishes to.
     pub topics: Option<KafkaTopics>,
     pub brokers: String,
@@ -81,7 +85,18 @@ pub struct Product {
 impl Product {
     /// Starts the product and waits until its gRPC surface answers.
     pub async fn start(deployment: Deployment, args: &ProductArgs, run: &str) -> Result<Product> {
+        Self::start_with(deployment, args, run, &[]).await
+    }
+
+    /// [`Product::start`] with more `LWM2M_*` settings (DTLS key files...).
+    pub async fn start_with(
+        deployment: Deployment,
+        args: &ProductArgs,
+        run: &str,
+        settings: &[(&str, String)],
+    ) -> Result<Product> {
         let workdir = tempfile::tempdir()?;
+        let registry_grpc: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()?).parse()?;
         let coap: SocketAddr = format!("127.0.0.1:{}", free_udp_port()?).parse()?;
         let coaps: SocketAddr = format!("127.0.0.1:{}", free_udp_port()?).parse()?;
         let grpc: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()?).parse()?;
@@ -105,6 +120,8 @@ impl Product {
             .env("LWM2M_TRANSPORT_COAP_BIND", coap.to_string())
             .env("LWM2M_TRANSPORT_COAPS_BIND", coaps.to_string())
             .env("LWM2M_GRPC_BIND", grpc.to_string())
+            .env("LWM2M_REGISTRY_GRPC_BIND", registry_grpc.to_string())
+            .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
             // BENCH_PRODUCT_LOG=debug shows what the product did.
             .env(
                 "LWM2M_LOG",
@@ -145,7 +162,9 @@ impl Product {
         let mut product = Product {
             deployment,
             coap,
+            coaps,
             grpc,
+            registry_grpc,
             topics,
             brokers: args.brokers.clone(),
             redis,

@@ -2,8 +2,10 @@
 
 use base64::Engine;
 use lwm2m_proto::events::v1::{value::Kind, ResourceValue, UplinkEvent, Value};
-use lwm2m_proto::transport::v1::Registration;
+use lwm2m_proto::transport::v1::{DownlinkResponse, Registration};
 use serde_json::{json, Value as Json};
+
+use crate::table::Table;
 
 /// A value as JSON: numbers stay numbers, opaque is base64, objlnk "3:0".
 pub fn value_json(value: Option<&Value>) -> Json {
@@ -48,19 +50,43 @@ pub fn values_json(values: &[ResourceValue]) -> Json {
 }
 
 pub fn values_table(values: &[ResourceValue]) -> String {
-    let width = values
-        .iter()
-        .map(|v| v.path.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let mut out = format!("{:<width$}  VALUE\n", "PATH");
+    let mut table = Table::new(&["PATH", "VALUE"]);
     for v in values {
-        out.push_str(&format!(
-            "{:<width$}  {}\n",
-            v.path,
-            value_text(v.value.as_ref())
-        ));
+        table.row(vec![v.path.clone(), value_text(v.value.as_ref())]);
+    }
+    table.render()
+}
+
+/// A device's answer to a downlink, for scripts.
+pub fn response_json(response: &DownlinkResponse) -> Json {
+    let mut out = json!({
+        "result": response.code_name,
+        "code": response.code,
+        "values": values_json(&response.values),
+    });
+    if let Some(link) = &response.link_format {
+        out["link_format"] = json!(link);
+    }
+    if let Some(location) = &response.location {
+        out["location"] = json!(location);
+    }
+    out
+}
+
+/// A device's answer to a downlink: the code, then values, links or location.
+pub fn response_text(response: &DownlinkResponse) -> String {
+    let mut out = format!("{} {}\n", response.code, response.code_name);
+    if !response.values.is_empty() {
+        out.push_str(&values_table(&response.values));
+    }
+    if let Some(link) = &response.link_format {
+        for l in link.split(',') {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    if let Some(location) = &response.location {
+        out.push_str(&format!("location: {location}\n"));
     }
     out
 }
@@ -86,28 +112,28 @@ pub fn registration_json(r: &Registration) -> Json {
 }
 
 pub fn registrations_table(regs: &[Registration]) -> String {
-    let width = regs
-        .iter()
-        .map(|r| r.endpoint.len())
-        .max()
-        .unwrap_or(8)
-        .max(8);
-    let mut out = format!(
-        "{:<width$}  {:<7}  {:<8}  {:<21}  OBJECTS\n",
-        "ENDPOINT", "LWM2M", "BINDING", "ADDRESS"
-    );
+    let mut table = Table::new(&["ENDPOINT", "LWM2M", "BINDING", "ADDRESS", "OBJECTS"]);
     for r in regs {
         let objects: Vec<String> = r.objects.iter().map(|o| o.id.to_string()).collect();
-        out.push_str(&format!(
-            "{:<width$}  {:<7}  {:<8}  {:<21}  {}\n",
-            r.endpoint,
-            r.lwm2m_version,
-            r.binding,
-            r.address,
-            objects.join(",")
-        ));
+        table.row(vec![
+            r.endpoint.clone(),
+            r.lwm2m_version.clone(),
+            r.binding.clone(),
+            r.address.clone(),
+            objects.join(","),
+        ]);
     }
-    out
+    table.render()
+}
+
+/// One uplink event for `watch --json` and `observe --json`, one per line.
+pub fn event_json(event: &UplinkEvent) -> Json {
+    use lwm2m_proto::events::v1::uplink_event::Payload;
+    let values = match &event.payload {
+        Some(Payload::Values(v)) => values_json(&v.values),
+        _ => Json::Null,
+    };
+    json!({"endpoint": event.endpoint, "timestamp_ms": event.timestamp_ms, "values": values})
 }
 
 /// One line per uplink event, for `watch` and `observe`.
@@ -135,5 +161,53 @@ pub fn event_line(e: &UplinkEvent) -> String {
             format!("{} {} {}", e.timestamp_ms, e.endpoint, l.message)
         }
         None => format!("{} {} (empty event)", e.timestamp_ms, e.endpoint),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lwm2m_proto::events::v1::value::Kind;
+
+    use super::*;
+
+    fn value(kind: Kind) -> Option<Value> {
+        Some(Value { kind: Some(kind) })
+    }
+
+    #[test]
+    fn values_keep_their_json_types() {
+        assert_eq!(value_json(value(Kind::Integer(42)).as_ref()), json!(42));
+        assert_eq!(value_json(value(Kind::Boolean(true)).as_ref()), json!(true));
+        assert_eq!(
+            value_json(value(Kind::Opaque(vec![1, 2])).as_ref()),
+            json!("AQI=")
+        );
+        assert_eq!(
+            value_text(value(Kind::Opaque(vec![1, 2])).as_ref()),
+            "0x0102"
+        );
+        assert_eq!(value_json(None), Json::Null);
+    }
+
+    #[test]
+    fn a_read_answer_prints_as_json_and_as_a_table() {
+        let response = DownlinkResponse {
+            code: "2.05".into(),
+            code_name: "CONTENT".into(),
+            values: vec![ResourceValue {
+                path: "/3/0/9".into(),
+                value: value(Kind::Integer(87)),
+                timestamp_ms: None,
+                key: None,
+            }],
+            ..Default::default()
+        };
+        let json = response_json(&response);
+        assert_eq!(json["code"], "2.05");
+        assert_eq!(json["values"][0], json!({"path": "/3/0/9", "value": 87}));
+        assert_eq!(
+            response_text(&response),
+            "2.05 CONTENT\nPATH    VALUE\n/3/0/9  87\n"
+        );
     }
 }

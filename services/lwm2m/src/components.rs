@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use lwm2m_bus::{Encoding, KafkaBus, KafkaConfig, KafkaTopics, MemoryBus, UplinkBus};
 use lwm2m_core::ModelRegistry;
+use lwm2m_dispatch::{DispatchConfig, DispatchDeps, DispatchHandle, DispatchKafka};
+use lwm2m_registry::change_feed::ChangeFeed;
 use lwm2m_registry::client::GrpcLookup;
 use lwm2m_registry::lookup::RegistryLookup;
 use lwm2m_registry::service::Limits;
+use lwm2m_registry::KafkaFeed;
 use lwm2m_registry::{PoolConfig, RegistryConfig, RegistryDeps, RegistryHandle};
 use lwm2m_session::{MemoryStore, RedisStore, SessionStore};
 use lwm2m_transport::dtls::{pem_certificates, CertificateConfig, PrivateKey};
@@ -32,6 +35,10 @@ pub fn transport_config(settings: &Settings) -> TransportConfig {
         default_awake_time: Duration::from_secs(s.transport.default_awake_time_s),
         registration_grace: Duration::from_secs(s.transport.registration_grace_s),
         auto_provision: s.transport.auto_provision,
+        provisioning_tenant: [&s.transport.provisioning_tenant, &s.registry.default_tenant]
+            .into_iter()
+            .find(|t| !t.is_empty())
+            .cloned(),
         dtls_bind: s.dtls.enabled.then_some(s.transport.coaps_bind),
         ..TransportConfig::default()
     };
@@ -83,6 +90,24 @@ pub fn uplink_bus(settings: &Settings) -> Result<Arc<dyn UplinkBus>, Error> {
     Ok(Arc::new(bus))
 }
 
+/// The session store and bus of one process, shared by its components
+/// (standalone: dispatch must see the transport's in-memory sessions and
+/// registration events).
+#[derive(Clone)]
+pub struct Backends {
+    pub sessions: Arc<dyn SessionStore>,
+    pub bus: Arc<dyn UplinkBus>,
+}
+
+impl Backends {
+    pub async fn new(settings: &Settings) -> Result<Self, Error> {
+        Ok(Backends {
+            sessions: session_store(settings).await?,
+            bus: uplink_bus(settings)?,
+        })
+    }
+}
+
 /// Starts a transport node with the backends the settings name.
 /// `local` is the registry of this process, when it runs one.
 pub async fn start_transport(
@@ -90,18 +115,32 @@ pub async fn start_transport(
     local: Option<Arc<dyn RegistryLookup>>,
     shutdown: crate::Shutdown,
 ) -> Result<TransportHandle, Error> {
+    let backends = Backends::new(settings).await?;
+    start_transport_on(settings, local, &backends, shutdown).await
+}
+
+/// Starts a transport node on `backends`.
+pub async fn start_transport_on(
+    settings: &Settings,
+    local: Option<Arc<dyn RegistryLookup>>,
+    backends: &Backends,
+    shutdown: crate::Shutdown,
+) -> Result<TransportHandle, Error> {
     let url = settings.transport.registry_url.as_str();
     let registry = if url.is_empty() {
         local
     } else {
-        let remote = GrpcLookup::connect(url).await.map_err(|e| {
+        let mut remote = GrpcLookup::connect(url).await.map_err(|e| {
             Error::config("transport.registry_url", format!("cannot use {url}: {e}"))
         })?;
+        if let Some(feed) = kafka_change_feed(settings).await? {
+            remote = remote.with_changes_from(feed);
+        }
         Some(Arc::new(remote) as Arc<dyn RegistryLookup>)
     };
     let deps = TransportDeps {
-        sessions: session_store(settings).await?,
-        bus: uplink_bus(settings)?,
+        sessions: backends.sessions.clone(),
+        bus: backends.bus.clone(),
         models: Arc::new(ModelRegistry::with_core_objects()),
         registry,
     };
@@ -149,6 +188,88 @@ pub fn dtls_certificate(settings: &Settings) -> Result<Option<CertificateConfig>
     }))
 }
 
+/// The dispatch configuration the settings describe.
+pub fn dispatch_config(settings: &Settings) -> Result<DispatchConfig, Error> {
+    let d = &settings.dispatch;
+    let database_url = if d.database_url.is_empty() {
+        settings.registry.database_url.clone()
+    } else {
+        d.database_url.clone()
+    };
+    let transport_url = if !d.transport_url.is_empty() {
+        d.transport_url.clone()
+    } else if !settings.grpc.advertise.is_empty() {
+        format!("http://{}", settings.grpc.advertise)
+    } else {
+        format!("http://{}", settings.grpc.bind)
+    };
+    let kafka = (settings.storage.bus == "kafka").then(|| DispatchKafka {
+        brokers: settings.kafka.brokers.clone(),
+        operations_topic: d.topic_operations.clone(),
+        registrations_topic: settings.kafka.topic_registrations.clone(),
+        group_id: d.kafka_group.clone(),
+        from_beginning: false,
+    });
+    Ok(DispatchConfig {
+        grpc_bind: d.grpc_addr(&settings.grpc)?,
+        database_url,
+        migrate_on_start: settings.registry.migrate_on_start,
+        max_connections: d.max_connections,
+        max_pending_per_device: d.max_pending_per_device,
+        default_timeout: Duration::from_millis(d.default_timeout_ms),
+        max_timeout: Duration::from_millis(d.max_timeout_ms),
+        pending_expiry: Duration::from_secs(d.pending_expiry_s),
+        sweep_interval: Duration::from_millis(d.sweep_interval_ms),
+        stuck_grace: Duration::from_millis(d.stuck_grace_ms),
+        default_awake_time: Duration::from_secs(settings.transport.default_awake_time_s),
+        transport_url,
+        kafka,
+        ..DispatchConfig::local(String::new())
+    })
+}
+
+/// Starts dispatch. `shared` are this process's backends when it also runs
+/// a transport (standalone); a dispatch-only process opens its own session
+/// store and hears registrations from Kafka. `local` is the in-process
+/// registry, if any.
+pub async fn start_dispatch(
+    settings: &Settings,
+    shared: Option<&Backends>,
+    local: Option<Arc<dyn RegistryLookup>>,
+) -> Result<DispatchHandle, Error> {
+    let config = dispatch_config(settings)?;
+    let url = settings.dispatch.registry_url.as_str();
+    let registry = if url.is_empty() {
+        local
+    } else {
+        let remote = GrpcLookup::connect(url).await.map_err(|e| {
+            Error::config("dispatch.registry_url", format!("cannot use {url}: {e}"))
+        })?;
+        Some(Arc::new(remote) as Arc<dyn RegistryLookup>)
+    };
+    let sessions = match shared {
+        Some(b) => b.sessions.clone(),
+        None => session_store(settings).await?,
+    };
+    // With Kafka, registration events come from the topic (config.kafka).
+    let bus = shared
+        .filter(|_| settings.storage.bus == "memory")
+        .map(|b| b.bus.clone());
+    let deps = DispatchDeps {
+        sessions,
+        bus,
+        registry,
+        models: Arc::new(ModelRegistry::with_core_objects()),
+        link: None,
+    };
+    lwm2m_dispatch::start(config, deps)
+        .await
+        .map_err(|e| Error::Component {
+            component: "dispatch",
+            reason: e.to_string(),
+        })
+}
+
 /// The registry configuration the settings describe.
 pub fn registry_config(settings: &Settings) -> Result<RegistryConfig, Error> {
     let r = &settings.registry;
@@ -168,19 +289,34 @@ pub fn registry_config(settings: &Settings) -> Result<RegistryConfig, Error> {
     })
 }
 
+/// The registry change feed on Kafka when the bus is Kafka (a cluster:
+/// every replica's changes reach every transport), else `None`.
+async fn kafka_change_feed(settings: &Settings) -> Result<Option<Arc<dyn ChangeFeed>>, Error> {
+    if settings.storage.bus == "memory" {
+        return Ok(None);
+    }
+    let k = &settings.kafka;
+    let feed = KafkaFeed::connect(&k.brokers, &k.topic_registry_changes)
+        .await
+        .map_err(|e| Error::config("kafka.topic_registry_changes", e.to_string()))?;
+    Ok(Some(feed))
+}
+
 /// Starts the registry: migrates (unless disabled), opens the database and
-/// serves its gRPC API. Change events stay in process for now (the Kafka
-/// feed for clusters plugs in through `RegistryDeps::feed`).
+/// serves its gRPC API. Change events go to Kafka when the bus is Kafka,
+/// else they stay in process.
 pub async fn start_registry(
     settings: &Settings,
     shutdown: crate::Shutdown,
 ) -> Result<RegistryHandle, Error> {
     let mut shutdown = shutdown;
-    lwm2m_registry::start(
-        registry_config(settings)?,
-        RegistryDeps::default(),
-        async move { shutdown.wait().await },
-    )
+    let deps = match kafka_change_feed(settings).await? {
+        Some(feed) => RegistryDeps { feed },
+        None => RegistryDeps::default(),
+    };
+    lwm2m_registry::start(registry_config(settings)?, deps, async move {
+        shutdown.wait().await
+    })
     .await
     .map_err(|e| Error::Component {
         component: "registry",
@@ -233,6 +369,21 @@ mod tests {
         let s = Settings::default();
         assert!(session_store(&s).await.is_ok());
         assert!(uplink_bus(&s).is_ok());
+    }
+
+    #[test]
+    fn settings_reach_the_dispatch_config() {
+        let mut s = Settings::default();
+        s.dispatch.max_pending_per_device = 4;
+        let c = dispatch_config(&s).unwrap();
+        assert_eq!(c.grpc_bind.to_string(), "127.0.0.1:50053");
+        assert_eq!(c.database_url, s.registry.database_url);
+        assert_eq!(c.transport_url, "http://127.0.0.1:50051");
+        assert_eq!(c.max_pending_per_device, 4);
+        assert_eq!(c.kafka, None);
+        s.storage.bus = "kafka".into();
+        let c = dispatch_config(&s).unwrap();
+        assert_eq!(c.kafka.unwrap().registrations_topic, "lwm2m.registrations");
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub kafka: KafkaSettings,
     pub registry: RegistrySettings,
+    pub dispatch: DispatchSettings,
     pub log: LogSettings,
 }
 
@@ -71,6 +72,11 @@ pub struct TransportSettings {
     /// otherwise). On by default so a standalone quickstart needs no
     /// provisioning; a cluster sets it off.
     pub auto_provision: bool,
+    /// The tenant whose own auto-provisioning flag decides about unknown
+    /// endpoints when `auto_provision` is off: if that tenant enables it,
+    /// the device is created there with the tenant's profile. Empty: the
+    /// registry's `default_tenant`.
+    pub provisioning_tenant: String,
     /// gRPC address of the registry's lookup service (`http://registry:50052`)
     /// for a transport running without the registry in the same process.
     /// Empty: use the in-process registry if this process runs one, else
@@ -88,6 +94,7 @@ impl Default for TransportSettings {
             default_awake_time_s: 93,
             registration_grace_s: 30,
             auto_provision: true,
+            provisioning_tenant: String::new(),
             registry_url: String::new(),
         }
     }
@@ -204,6 +211,9 @@ pub struct KafkaSettings {
     pub topic_registrations: String,
     pub topic_values: String,
     pub topic_transport_log: String,
+    /// Registry changes (profiles, devices, models), read by every
+    /// transport node's cache; one partition.
+    pub topic_registry_changes: String,
     /// Events held while Kafka is slow or away; when full, new CON uplinks
     /// are refused instead of acknowledged and lost.
     pub buffer_capacity: usize,
@@ -217,6 +227,7 @@ impl Default for KafkaSettings {
             topic_registrations: "lwm2m.registrations".to_owned(),
             topic_values: "lwm2m.values".to_owned(),
             topic_transport_log: "lwm2m.transport-log".to_owned(),
+            topic_registry_changes: lwm2m_registry::kafka_feed::DEFAULT_TOPIC.to_owned(),
             buffer_capacity: 100_000,
         }
     }
@@ -282,6 +293,125 @@ impl RegistrySettings {
                 format!("{:?} is not host:port: {e}", self.grpc_bind),
             )
         })
+    }
+}
+
+/// The dispatch service (`--target dispatch`, and `all`): durable
+/// operations in front of the transport.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DispatchSettings {
+    /// The dispatch gRPC listener. Empty: the host of `grpc.bind` and the
+    /// port two after it (port 0 stays 0).
+    pub grpc_bind: String,
+    /// Operation database; empty: `registry.database_url` (one schema,
+    /// one migration stream).
+    pub database_url: String,
+    /// Database connections per dispatch process.
+    pub max_connections: u32,
+    /// Transport gRPC used when a registration names no node; empty: this
+    /// process's `grpc.advertise` or `grpc.bind`.
+    pub transport_url: String,
+    /// Registry lookup service (`http://registry:50052`) for profile keys
+    /// in a dispatch-only process; empty: the in-process registry, if any.
+    pub registry_url: String,
+    /// PENDING + EXECUTING operations a device may have; the next is refused.
+    pub max_pending_per_device: usize,
+    /// Device timeout of a command when the call gives none.
+    pub default_timeout_ms: u64,
+    /// Largest timeout a call may ask for.
+    pub max_timeout_ms: u64,
+    /// A PENDING operation fails after this long.
+    pub pending_expiry_s: u64,
+    /// Sweeper period: expiry, stuck operations, re-check of queues.
+    pub sweep_interval_ms: u64,
+    /// EXECUTING longer than its timeout plus this: failed as stuck.
+    pub stuck_grace_ms: u64,
+    /// Operation lifecycle events (with `storage.bus = "kafka"`).
+    pub topic_operations: String,
+    /// Consumer group of the dispatch replicas on `kafka.topic_registrations`.
+    pub kafka_group: String,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        DispatchSettings {
+            grpc_bind: String::new(),
+            database_url: String::new(),
+            max_connections: 10,
+            transport_url: String::new(),
+            registry_url: String::new(),
+            max_pending_per_device: 10,
+            default_timeout_ms: 30_000,
+            max_timeout_ms: 600_000,
+            pending_expiry_s: 24 * 3600,
+            sweep_interval_ms: 5_000,
+            stuck_grace_ms: 30_000,
+            topic_operations: "lwm2m.operations".to_owned(),
+            kafka_group: "lwm2m-dispatch".to_owned(),
+        }
+    }
+}
+
+impl DispatchSettings {
+    /// The dispatch gRPC address (see [`DispatchSettings::grpc_bind`]).
+    pub fn grpc_addr(&self, grpc: &GrpcSettings) -> Result<SocketAddr, Error> {
+        if self.grpc_bind.is_empty() {
+            let mut addr = grpc.bind;
+            if addr.port() != 0 {
+                let port = addr.port().checked_add(2).ok_or_else(|| {
+                    Error::config(
+                        "dispatch.grpc_bind",
+                        "grpc.bind uses a port above 65533: set dispatch.grpc_bind",
+                    )
+                })?;
+                addr.set_port(port);
+            }
+            return Ok(addr);
+        }
+        self.grpc_bind.parse().map_err(|e| {
+            Error::config(
+                "dispatch.grpc_bind",
+                format!("{:?} is not host:port: {e}", self.grpc_bind),
+            )
+        })
+    }
+
+    fn validate(&self, grpc: &GrpcSettings) -> Result<(), Error> {
+        self.grpc_addr(grpc)?;
+        let positive = |key: &str, v: u64| {
+            if v == 0 {
+                Err(Error::config(key, "must be positive"))
+            } else {
+                Ok(())
+            }
+        };
+        positive(
+            "dispatch.max_pending_per_device",
+            self.max_pending_per_device as u64,
+        )?;
+        positive("dispatch.max_connections", u64::from(self.max_connections))?;
+        positive("dispatch.default_timeout_ms", self.default_timeout_ms)?;
+        positive("dispatch.sweep_interval_ms", self.sweep_interval_ms)?;
+        positive("dispatch.pending_expiry_s", self.pending_expiry_s)?;
+        if self.default_timeout_ms > self.max_timeout_ms {
+            return Err(Error::config(
+                "dispatch.default_timeout_ms",
+                "must not exceed dispatch.max_timeout_ms",
+            ));
+        }
+        let db = self.database_url.as_str();
+        if !db.is_empty()
+            && !db.starts_with("sqlite:")
+            && !db.starts_with("postgres://")
+            && !db.starts_with("postgresql://")
+        {
+            return Err(Error::config(
+                "dispatch.database_url",
+                "must be empty, a sqlite: or a postgres:// URL",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -419,6 +549,7 @@ impl Settings {
             ));
         }
         self.registry.grpc_addr(&self.grpc)?;
+        self.dispatch.validate(&self.grpc)?;
         if self.registry.max_connections == 0 {
             return Err(Error::config(
                 "registry.max_connections",
@@ -615,6 +746,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("registry.grpc_bind"), "{err}");
+    }
+
+    #[test]
+    fn dispatch_defaults_follow_grpc_bind_and_env_overrides_them() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(
+            s.dispatch.grpc_addr(&s.grpc).unwrap().to_string(),
+            "127.0.0.1:50053"
+        );
+        assert_eq!(s.dispatch.max_pending_per_device, 10);
+        let s = Settings::load(
+            None,
+            env(&[
+                ("LWM2M_DISPATCH_MAX_PENDING_PER_DEVICE", "3"),
+                ("LWM2M_DISPATCH_DEFAULT_TIMEOUT_MS", "1500"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.dispatch.max_pending_per_device, 3);
+        assert_eq!(s.dispatch.default_timeout_ms, 1500);
+        let err = Settings::load(None, env(&[("LWM2M_DISPATCH_MAX_PENDING_PER_DEVICE", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dispatch.max_pending_per_device"), "{err}");
+        let err = Settings::load(
+            None,
+            env(&[("LWM2M_DISPATCH_DEFAULT_TIMEOUT_MS", "700000")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("dispatch.default_timeout_ms"), "{err}");
     }
 
     #[test]

@@ -70,6 +70,19 @@ pub async fn run(
 ) -> Result<(), crate::Error> {
     let mut transport = None;
     let mut registry = None;
+    let mut dispatch = None;
+    // One session store and bus per process: dispatch in the same process
+    // must see the transport's sessions and registration events.
+    let backends = if target.components().contains(&Target::Transport) {
+        Some(crate::components::Backends::new(settings).await?)
+    } else {
+        None
+    };
+    let local_registry = |registry: &Option<lwm2m_registry::RegistryHandle>| {
+        registry.as_ref().map(|h: &lwm2m_registry::RegistryHandle| {
+            Arc::new(h.registry.clone()) as Arc<dyn lwm2m_registry::lookup::RegistryLookup>
+        })
+    };
     for component in target.components() {
         match component {
             Target::Registry => {
@@ -82,11 +95,22 @@ pub async fn run(
                 registry = Some(handle);
             }
             Target::Transport => {
-                let local = registry.as_ref().map(|h: &lwm2m_registry::RegistryHandle| {
-                    Arc::new(h.registry.clone()) as Arc<dyn lwm2m_registry::lookup::RegistryLookup>
-                });
-                let handle =
-                    crate::components::start_transport(settings, local, shutdown.clone()).await?;
+                let local = local_registry(&registry);
+                let handle = match &backends {
+                    Some(backends) => {
+                        crate::components::start_transport_on(
+                            settings,
+                            local,
+                            backends,
+                            shutdown.clone(),
+                        )
+                        .await?
+                    }
+                    None => {
+                        crate::components::start_transport(settings, local, shutdown.clone())
+                            .await?
+                    }
+                };
                 tracing::info!(
                     coap = %handle.coap_addr,
                     grpc = %handle.grpc_addr,
@@ -97,6 +121,20 @@ pub async fn run(
                 );
                 transport = Some(handle);
             }
+            Target::Dispatch => {
+                // Standalone shares the transport's backends; a
+                // dispatch-only process opens its own (Redis, Kafka).
+                let shared = backends.as_ref().filter(|_| transport.is_some());
+                let handle =
+                    crate::components::start_dispatch(settings, shared, local_registry(&registry))
+                        .await?;
+                tracing::info!(
+                    grpc = %handle.grpc_addr,
+                    database = %redact(&handle.engine_database_url()),
+                    "dispatch is up"
+                );
+                dispatch = Some(handle);
+            }
             other => tracing::info!(component = %other, "not part of this build yet; skipped"),
         }
     }
@@ -104,6 +142,17 @@ pub async fn run(
     let mut shutdown = shutdown;
     shutdown.wait().await;
     tracing::info!("shutdown requested; stopping components");
+    // Dispatch stops first: it sends through the transport.
+    let dispatch_result = match dispatch {
+        Some(handle) => handle
+            .shutdown()
+            .await
+            .map_err(|e| crate::Error::Component {
+                component: "dispatch",
+                reason: e.to_string(),
+            }),
+        None => Ok(()),
+    };
     let transport_result = match transport {
         Some(handle) => handle
             .shutdown()
@@ -125,7 +174,7 @@ pub async fn run(
             }),
         None => Ok(()),
     };
-    transport_result.and(registry_result)
+    dispatch_result.and(transport_result).and(registry_result)
 }
 
 /// A URL without its password, for logs.

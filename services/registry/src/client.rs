@@ -29,11 +29,29 @@ use crate::profile::DeviceProfile;
 /// Largest answer accepted (a tenant's models with their resources).
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct GrpcLookup {
     lookup: RegistryLookupServiceClient<Channel>,
     profiles: DeviceProfileServiceClient<Channel>,
     models: ObjectModelServiceClient<Channel>,
+    /// Where changes come from instead of the registry's `WatchChanges`
+    /// stream (Kafka in a cluster: every replica's changes, not one's).
+    feed: Option<std::sync::Arc<dyn crate::change_feed::ChangeFeed>>,
+}
+
+impl std::fmt::Debug for GrpcLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcLookup")
+            .field(
+                "changes",
+                &if self.feed.is_some() {
+                    "feed"
+                } else {
+                    "WatchChanges"
+                },
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl GrpcLookup {
@@ -52,7 +70,28 @@ impl GrpcLookup {
             lookup: RegistryLookupServiceClient::new(channel.clone()),
             profiles: DeviceProfileServiceClient::new(channel.clone()),
             models: ObjectModelServiceClient::new(channel).max_decoding_message_size(MAX_ANSWER),
+            feed: None,
         }
+    }
+
+    /// Takes changes from `feed` (e.g. [`crate::KafkaFeed`]) rather than
+    /// from the registry's `WatchChanges` stream.
+    pub fn with_changes_from(
+        mut self,
+        feed: std::sync::Arc<dyn crate::change_feed::ChangeFeed>,
+    ) -> Self {
+        self.feed = Some(feed);
+        self
+    }
+}
+
+fn endpoint_record(r: pb::LookupEndpointResponse) -> Result<Option<EndpointRecord>, Error> {
+    match (r.found, r.device, r.tenant) {
+        (true, Some(device), Some(tenant)) => Ok(Some(EndpointRecord {
+            device: device_from_proto(&device)?,
+            tenant: tenant_from_proto(&tenant)?,
+        })),
+        _ => Ok(None),
     }
 }
 
@@ -81,13 +120,26 @@ impl RegistryLookup for GrpcLookup {
             .await
             .map_err(Error::Remote)?
             .into_inner();
-        match (r.found, r.device, r.tenant) {
-            (true, Some(device), Some(tenant)) => Ok(Some(EndpointRecord {
-                device: device_from_proto(&device)?,
-                tenant: tenant_from_proto(&tenant)?,
-            })),
-            _ => Ok(None),
-        }
+        endpoint_record(r)
+    }
+
+    async fn auto_provision(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+    ) -> Result<Option<EndpointRecord>, Error> {
+        let request = pb::AutoProvisionRequest {
+            tenant_id: tenant.as_str().to_owned(),
+            endpoint: endpoint.to_owned(),
+        };
+        let r = self
+            .lookup
+            .clone()
+            .auto_provision(request)
+            .await
+            .map_err(Error::Remote)?
+            .into_inner();
+        endpoint_record(r)
     }
 
     async fn lookup_psk(&self, identity: &str) -> Result<Option<PskRecord>, Error> {
@@ -177,6 +229,9 @@ impl RegistryLookup for GrpcLookup {
     }
 
     fn changes(&self) -> ChangeStream {
+        if let Some(feed) = &self.feed {
+            return feed.subscribe();
+        }
         let mut client = self.lookup.clone();
         let opened =
             stream::once(async move { client.watch_changes(pb::WatchChangesRequest {}).await });

@@ -14,12 +14,12 @@ use async_trait::async_trait;
 use lwm2m_core::ModelRegistry;
 
 use crate::change_feed::ChangeStream;
-use crate::device::{Credentials, Device, SecretKey};
+use crate::device::{Credentials, Device, DeviceSettings, SecretKey};
 use crate::error::Error;
 use crate::ids::{DeviceId, ProfileId, TenantId};
 use crate::models::ModelKey;
 use crate::profile::DeviceProfile;
-use crate::service::Registry;
+use crate::service::{NewDevice, Registry};
 use crate::tenant::Tenant;
 
 /// A registered device found by its endpoint name, with its tenant (for
@@ -60,6 +60,16 @@ pub trait RegistryLookup: Send + Sync + 'static {
         endpoint: &str,
         announced: &[ModelKey],
     ) -> Result<Vec<ModelKey>, Error>;
+    /// An endpoint the registry does not know registers with `tenant`:
+    /// if the tenant enables auto-provisioning, the device is created
+    /// (NoSec, with the tenant's auto-provisioning profile) and returned;
+    /// `None` if the tenant does not exist or does not allow it. A device
+    /// created meanwhile (a concurrent registration) is returned as is.
+    async fn auto_provision(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+    ) -> Result<Option<EndpointRecord>, Error>;
     /// Committed registry changes from now on, for cache invalidation.
     fn changes(&self) -> ChangeStream;
 }
@@ -119,6 +129,36 @@ impl RegistryLookup for Registry {
         announced: &[ModelKey],
     ) -> Result<Vec<ModelKey>, Error> {
         Registry::record_announced_objects(self, tenant, endpoint, announced).await
+    }
+
+    async fn auto_provision(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+    ) -> Result<Option<EndpointRecord>, Error> {
+        let Some(tenant) = self.store().get_tenant(tenant).await? else {
+            return Ok(None);
+        };
+        if !tenant.auto_provision {
+            return Ok(None);
+        }
+        let created = self
+            .create_device(NewDevice {
+                tenant_id: tenant.id.clone(),
+                endpoint: endpoint.to_owned(),
+                name: String::new(),
+                profile_id: tenant.auto_provision_profile_id.clone(),
+                credentials: Credentials::NoSec,
+                bootstrap_credentials: None,
+                settings: DeviceSettings::default(),
+            })
+            .await;
+        match created {
+            Ok(device) => Ok(Some(EndpointRecord { device, tenant })),
+            // Another node provisioned it first: use theirs.
+            Err(Error::AlreadyExists { .. }) => self.lookup_endpoint(endpoint).await,
+            Err(e) => Err(e),
+        }
     }
 
     fn changes(&self) -> ChangeStream {

@@ -2,19 +2,24 @@
 //! [`FleetConfig`].
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use lwm2m_core::{ContentFormat, Version};
 
 use crate::config::{DeviceConfig, FleetConfig, QueueMode};
-use crate::error::Result;
+use crate::error::{Result, SimError};
+use crate::security::{
+    credentials_csv, DeviceIssuer, FleetSecurity, PskKeys, Security, SecurityMode,
+};
 
 /// Simulated LwM2M clients against a server, for demos and load.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "lwm2m-sim", version, about)]
 pub struct Cli {
-    /// LwM2M server (CoAP over UDP), host:port.
+    /// LwM2M server, host:port (the coaps port, e.g. 5684, with --security).
     #[arg(long, default_value = "127.0.0.1:5683", value_parser = parse_server)]
     pub server: SocketAddr,
     /// Number of devices.
@@ -78,6 +83,35 @@ pub struct Cli {
     /// Print the final statistics as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Security mode: nosec (CoAP), or CoAP over DTLS (give the server's
+    /// coaps port, 5684) with psk (identity = endpoint name), rpk (a P-256
+    /// key per device derived from --credential-seed) or x509 (a
+    /// certificate per device, CN = endpoint, signed by --ca-cert/--ca-key).
+    #[arg(long, value_enum, default_value = "nosec")]
+    pub security: SecurityMode,
+    /// PSK mode: one key (hex) for every device; default: 16 bytes per
+    /// device derived from --credential-seed (see --print-credentials).
+    #[arg(long)]
+    pub psk_key: Option<String>,
+    /// Seed of the derived PSKs and device keys (test and load use only:
+    /// whoever knows it has every key).
+    #[arg(long, default_value_t = 1)]
+    pub credential_seed: u64,
+    /// X.509 mode: PEM file of the CA that signs the device certificates
+    /// (the server's trust store must hold it).
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
+    /// X.509 mode: PEM file of that CA's private key.
+    #[arg(long)]
+    pub ca_key: Option<PathBuf>,
+    /// DTLS without Connection ID (a NAT rebinding then needs a new handshake).
+    #[arg(long)]
+    pub no_cid: bool,
+    /// Print what the registry must hold for this fleet (the CSV of
+    /// `ImportDevicesCsv` for nosec and psk; endpoint and public key for
+    /// rpk) and exit.
+    #[arg(long)]
+    pub print_credentials: bool,
 }
 
 impl Cli {
@@ -101,6 +135,8 @@ impl Cli {
                 deregister_on_shutdown: !self.no_deregister,
                 seed: self.seed,
                 ack_timeout: self.ack_timeout,
+                security: self.security_template()?,
+                connection_id: !self.no_cid,
                 ..DeviceConfig::default()
             },
             count: self.count,
@@ -111,6 +147,58 @@ impl Cli {
         config.validate()?;
         Ok(config)
     }
+}
+
+impl Cli {
+    /// Each device's credentials, derived from its endpoint name.
+    fn security_template(&self) -> Result<Security> {
+        let fleet = match self.security {
+            SecurityMode::Nosec => return Ok(Security::NoSec),
+            SecurityMode::Psk => FleetSecurity::Psk(match &self.psk_key {
+                Some(key) => PskKeys::Shared(parse_hex(key).map_err(SimError::Config)?),
+                None => PskKeys::Derived {
+                    seed: self.credential_seed,
+                },
+            }),
+            SecurityMode::Rpk => FleetSecurity::Rpk {
+                seed: self.credential_seed,
+                server_public_key: None,
+            },
+            SecurityMode::X509 => {
+                let (Some(cert), Some(key)) = (&self.ca_cert, &self.ca_key) else {
+                    return Err(SimError::Config(
+                        "--security x509 needs --ca-cert and --ca-key".into(),
+                    ));
+                };
+                let read = |path: &PathBuf| {
+                    std::fs::read_to_string(path)
+                        .map_err(|e| SimError::Config(format!("{}: {e}", path.display())))
+                };
+                FleetSecurity::X509 {
+                    issuer: Arc::new(DeviceIssuer::from_pem(
+                        &read(cert)?,
+                        &read(key)?,
+                        self.credential_seed,
+                    )?),
+                    server_public_key: None,
+                }
+            }
+        };
+        Ok(Security::PerDevice(fleet))
+    }
+
+    /// The `--print-credentials` text for this fleet.
+    pub fn credentials(&self) -> Result<String> {
+        let fleet = self.fleet_config()?;
+        let endpoints: Vec<String> = (0..fleet.count)
+            .map(|i| fleet.device_config(i).endpoint)
+            .collect();
+        credentials_csv(&fleet.device.security.fleet()?, &endpoints)
+    }
+}
+
+fn parse_hex(text: &str) -> std::result::Result<Vec<u8>, String> {
+    hex::decode(text.trim()).map_err(|e| format!("{text:?} is not hex: {e}"))
 }
 
 /// `10s`, `500ms`, `2m`, `1h` or plain seconds.
@@ -206,6 +294,46 @@ mod tests {
         assert_eq!(fleet.device.send_interval, Some(Duration::from_secs(30)));
         assert_eq!(cli.duration, Some(Duration::from_secs(60)));
         assert!(cli.json);
+    }
+
+    #[test]
+    fn security_flags_give_each_device_its_credentials() {
+        let cli = Cli::parse_from([
+            "lwm2m-sim",
+            "--security",
+            "psk",
+            "--count",
+            "2",
+            "--credential-seed",
+            "9",
+        ]);
+        let fleet = cli.fleet_config().unwrap();
+        let device = fleet.device_config(1);
+        let Security::Psk { identity, key } = device.security.resolve(&device.endpoint).unwrap()
+        else {
+            panic!("not PSK");
+        };
+        assert_eq!(identity, b"sim-0002");
+        let csv = cli.credentials().unwrap();
+        assert!(csv.contains(&format!("sim-0002,PSK,sim-0002,{}", hex::encode(key))));
+        assert!(fleet.device.connection_id);
+
+        let shared = Cli::parse_from([
+            "lwm2m-sim",
+            "--security",
+            "psk",
+            "--psk-key",
+            "00ff",
+            "--no-cid",
+        ]);
+        let config = shared.fleet_config().unwrap();
+        assert!(!config.device.connection_id);
+        let Security::Psk { key, .. } = config.device.security.resolve("x").unwrap() else {
+            panic!("not PSK");
+        };
+        assert_eq!(key, vec![0, 0xff]);
+        let x509 = Cli::parse_from(["lwm2m-sim", "--security", "x509"]);
+        assert!(x509.fleet_config().is_err(), "a CA is required");
     }
 
     #[test]

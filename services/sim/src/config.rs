@@ -7,6 +7,7 @@ use std::time::Duration;
 use lwm2m_core::{ContentFormat, Version};
 
 use crate::error::{Result, SimError};
+use crate::security::Security;
 
 /// Queue mode (binding `UQ`): the device is reachable only for `awake_time`
 /// after each Register/Update, then sleeps for `sleep_interval` and wakes up
@@ -55,6 +56,12 @@ pub struct DeviceConfig {
     pub ack_timeout: Duration,
     /// Delay before a failed Register is retried.
     pub register_retry: Duration,
+    /// NoSec (plain CoAP), or CoAP over DTLS with these credentials; a
+    /// fleet template uses `Security::PerDevice`.
+    pub security: Security,
+    /// DTLS: offer RFC 9146 Connection ID (the server's CID in our records,
+    /// none in its), so a NAT rebinding keeps the session.
+    pub connection_id: bool,
 }
 
 impl Default for DeviceConfig {
@@ -75,6 +82,8 @@ impl Default for DeviceConfig {
             seed: 1,
             ack_timeout: Duration::from_secs(2),
             register_retry: Duration::from_secs(5),
+            security: Security::NoSec,
+            connection_id: true,
         }
     }
 }

@@ -60,6 +60,8 @@ impl Device {
         gate: Option<GateWaiter>,
     ) -> Result<Device> {
         config.validate()?;
+        let mut config = config;
+        config.security = config.security.resolve(&config.endpoint)?;
         let socket = bind(config.bind_addr()).await?;
         let endpoint = config.endpoint.clone();
         let mut rng = SmallRng::seed_from_u64(config.seed);

@@ -52,6 +52,13 @@ pub struct DeviceStatus {
     pub last_error: Option<String>,
     /// The device task has ended.
     pub stopped: bool,
+    /// DTLS: the session is up.
+    pub dtls_established: bool,
+    /// DTLS: handshakes this device completed (stays put across a NAT
+    /// rebinding when a Connection ID was negotiated).
+    pub dtls_handshakes: u64,
+    /// DTLS: the server issued a Connection ID for the current session.
+    pub dtls_connection_id: bool,
 }
 
 impl DeviceStatus {

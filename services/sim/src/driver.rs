@@ -25,6 +25,7 @@ use crate::error::{Result, SimError};
 use crate::registration_messages::{
     deregister_request, register_payload, register_request, send_request, update_request,
 };
+use crate::secure_link::{LinkEvent, SecureLink};
 use crate::start_gate::{GateWaiter, RegisterSlot};
 use crate::stats::FleetStats;
 use crate::uplink::{update_period, RegistrationState, Uplink};
@@ -111,6 +112,8 @@ pub(crate) struct Driver {
     register_slot: Option<RegisterSlot>,
     /// CoAP retransmissions already added to the fleet counters.
     retransmissions_counted: u64,
+    /// DTLS between the CoAP endpoint and the socket (`None`: NoSec).
+    link: Option<SecureLink>,
 }
 
 /// Seconds since the Unix epoch.
@@ -145,6 +148,11 @@ impl Driver {
             ..Config::default()
         })?;
         let registered_lifetime = state.lifetime();
+        let link = SecureLink::new(
+            &state.config.security,
+            state.config.connection_id,
+            state.config.register_retry,
+        );
         Ok(Self {
             state,
             sim,
@@ -172,6 +180,7 @@ impl Driver {
             register_started: None,
             register_slot: None,
             retransmissions_counted: 0,
+            link,
         })
     }
 
@@ -190,6 +199,10 @@ impl Driver {
             self.register_slot = Some(gate.pass().await);
         }
         let now = Instant::now();
+        if let Some(link) = self.link.as_mut() {
+            // The Register waits in the link until the handshake completes.
+            link.connect(now, &self.stats);
+        }
         self.timers.register_at = Some(now);
         self.timers.value_at = self.state.config.value_change_interval.map(|d| now + d);
         self.timers.send_at = self.state.config.send_interval.map(|d| now + d);
@@ -199,6 +212,10 @@ impl Driver {
             if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
                 self.endpoint.handle_timeout(now);
             }
+            if let Some(link) = self.link.as_mut() {
+                link.handle_timeout(now, &self.stats);
+            }
+            self.drain_link(now);
             self.process_events(now);
             if !self.asleep {
                 self.notify(now);
@@ -254,6 +271,7 @@ impl Driver {
         let t = &self.timers;
         let mut candidates = vec![
             self.endpoint.poll_timeout(),
+            self.link.as_ref().and_then(SecureLink::poll_timeout),
             t.register_at,
             t.value_at,
             t.exit_at,
@@ -279,8 +297,34 @@ impl Driver {
             self.stats.on_dropped_while_asleep();
             return;
         }
-        if let Some(bytes) = self.recv_buf.get(..n) {
-            self.endpoint.handle_datagram(now, peer, bytes);
+        let Some(bytes) = self.recv_buf.get(..n) else {
+            return;
+        };
+        match self.link.as_mut() {
+            // Records from anyone but the server are not ours to decrypt.
+            Some(link) if peer == self.state.config.server => link.handle_datagram(now, bytes),
+            Some(_) => {}
+            None => self.endpoint.handle_datagram(now, peer, bytes),
+        }
+    }
+
+    /// Hands decrypted CoAP datagrams to the endpoint; logs session changes.
+    fn drain_link(&mut self, now: Instant) {
+        let server = self.server();
+        let Some(link) = self.link.as_mut() else {
+            return;
+        };
+        while let Some(event) = link.poll_event(now, &self.stats) {
+            match event {
+                LinkEvent::Datagram(data) => self.endpoint.handle_datagram(now, server, &data),
+                LinkEvent::Connected => {
+                    debug!(endpoint = %self.state.config.endpoint, "dtls session established");
+                }
+                LinkEvent::Closed(reason) => {
+                    warn!(endpoint = %self.state.config.endpoint, %reason, "dtls session closed");
+                    self.last_error = Some(format!("dtls session closed: {reason}"));
+                }
+            }
         }
     }
 
@@ -611,6 +655,13 @@ impl Driver {
                 }
                 other => {
                     self.error(format!("Register failed: {}", describe(&other)));
+                    if other.is_err() {
+                        // No answer at all: the server may have lost our
+                        // DTLS session (a restart); start a fresh one.
+                        if let Some(link) = self.link.as_mut() {
+                            link.connect(now, &self.stats);
+                        }
+                    }
                     // The window slot goes to another device while this one waits to retry.
                     self.register_slot = None;
                     self.registration = RegistrationState::Unregistered;
@@ -697,8 +748,16 @@ impl Driver {
 
     async fn flush(&mut self) {
         while let Some(t) = self.endpoint.poll_transmit() {
-            if let Err(e) = self.socket.send_to(&t.bytes, t.peer).await {
+            if let Some(link) = self.link.as_mut() {
+                link.send(t.bytes);
+            } else if let Err(e) = self.socket.send_to(&t.bytes, t.peer).await {
                 self.error(format!("send to {} failed: {e}", t.peer));
+            }
+        }
+        let server = self.server();
+        while let Some(record) = self.link.as_mut().and_then(SecureLink::poll_transmit) {
+            if let Err(e) = self.socket.send_to(&record, server).await {
+                self.error(format!("send to {server} failed: {e}"));
             }
         }
     }
@@ -723,6 +782,10 @@ impl Driver {
                 if let Err(e) = self.rebind().await {
                     self.error(format!("rebind failed: {e}"));
                     return;
+                }
+                if let Some(link) = self.link.as_mut() {
+                    // With a Connection ID the session follows us; else a new one.
+                    link.after_rebind(now, &self.stats);
                 }
                 self.wake_for_command(now);
                 self.update(now);
@@ -789,6 +852,12 @@ impl Driver {
             reboots: self.counters.reboots,
             last_error: self.last_error.clone(),
             stopped: false,
+            dtls_established: self.link.as_ref().is_some_and(SecureLink::is_established),
+            dtls_handshakes: self.link.as_ref().map_or(0, |l| l.handshakes),
+            dtls_connection_id: self
+                .link
+                .as_ref()
+                .is_some_and(SecureLink::has_connection_id),
         };
         self.status.send_if_modified(|s| {
             if *s == status {

@@ -8,6 +8,8 @@
 //! operation (Read, Discover, Write, Write-Attributes, Execute, Create,
 //! Delete, the composite operations, Observe with pmin/pmax/gt/lt/st) and
 //! sends data (`POST /dp`). A [`Fleet`] runs many devices from one process.
+//! Devices speak plain CoAP or CoAP over DTLS ([`Security`]: PSK, raw
+//! public key or X.509, with Connection ID) through `lwm2m-dtls`'s client.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), lwm2m_sim::SimError> {
@@ -43,11 +45,14 @@ pub mod downlink;
 mod driver;
 pub mod error;
 pub mod fleet;
+pub mod handshake_cost;
 pub mod initial_objects;
 pub mod notify_decision;
 pub mod object_tree;
 pub mod observations;
 pub mod registration_messages;
+mod secure_link;
+pub mod security;
 pub mod start_gate;
 pub mod stats;
 pub mod temperature_model;
@@ -60,6 +65,7 @@ pub use device::Device;
 pub use device_status::{DeviceStatus, ObservationStatus};
 pub use error::{Result, SimError};
 pub use fleet::Fleet;
+pub use security::{DeviceIssuer, FleetSecurity, PskKeys, Security, SecurityMode, TestPki};
 pub use start_gate::StartGate;
 pub use stats::{FleetStats, Operation, StatsSnapshot};
 pub use temperature_model::sim_registry;

@@ -34,6 +34,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> lwm2m_sim::Result<()> {
+    if cli.print_credentials {
+        print!("{}", cli.credentials()?);
+        return Ok(());
+    }
     let config = cli.fleet_config()?;
     let total = config.count;
     info!(server = %config.device.server, count = total, "starting devices");

@@ -87,6 +87,11 @@ pub struct FleetStats {
     /// Time from the first Register attempt to its 2.01, per registration
     /// (a load generator reads percentiles from these).
     register_latencies: Mutex<Vec<Duration>>,
+    dtls_handshakes_started: AtomicU64,
+    dtls_handshakes_completed: AtomicU64,
+    dtls_sessions_closed: AtomicU64,
+    /// Time from the ClientHello to the server's Finished, per handshake.
+    handshake_latencies: Mutex<Vec<Duration>>,
 }
 
 fn inc(c: &AtomicU64) {
@@ -170,6 +175,33 @@ impl FleetStats {
             .clone()
     }
 
+    /// A DTLS handshake began (first or again after a failure).
+    pub fn on_handshake_started(&self) {
+        inc(&self.dtls_handshakes_started);
+    }
+
+    /// A DTLS handshake completed `latency` after its ClientHello.
+    pub fn on_handshake_completed(&self, latency: Duration) {
+        inc(&self.dtls_handshakes_completed);
+        self.handshake_latencies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(latency);
+    }
+
+    /// A DTLS handshake failed or an established session closed.
+    pub fn on_handshake_failed_or_closed(&self) {
+        inc(&self.dtls_sessions_closed);
+    }
+
+    /// Every DTLS handshake latency recorded so far, in completion order.
+    pub fn handshake_latencies(&self) -> Vec<Duration> {
+        self.handshake_latencies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub fn on_served(&self, op: Operation) {
         if let Some(c) = self.served.get(op.index()) {
             inc(c);
@@ -196,6 +228,9 @@ impl FleetStats {
             dropped_while_asleep: get(&self.dropped_while_asleep),
             errors: get(&self.errors),
             retransmissions: get(&self.retransmissions),
+            dtls_handshakes_started: get(&self.dtls_handshakes_started),
+            dtls_handshakes_completed: get(&self.dtls_handshakes_completed),
+            dtls_sessions_closed: get(&self.dtls_sessions_closed),
             requests_served: Operation::ALL
                 .iter()
                 .zip(&self.served)
@@ -221,6 +256,10 @@ pub struct StatsSnapshot {
     pub errors: u64,
     /// CoAP retransmissions sent by the devices.
     pub retransmissions: u64,
+    /// DTLS handshakes begun, completed, and sessions that failed or closed.
+    pub dtls_handshakes_started: u64,
+    pub dtls_handshakes_completed: u64,
+    pub dtls_sessions_closed: u64,
     /// Downlink requests answered, by operation name (zero counts left out).
     pub requests_served: std::collections::BTreeMap<String, u64>,
 }
@@ -253,6 +292,15 @@ impl std::fmt::Display for StatsSnapshot {
         writeln!(f, "dropped (asleep):    {}", self.dropped_while_asleep)?;
         writeln!(f, "errors:              {}", self.errors)?;
         writeln!(f, "retransmissions:     {}", self.retransmissions)?;
+        if self.dtls_handshakes_started > 0 {
+            writeln!(
+                f,
+                "dtls handshakes:     {} started, {} completed, {} failed or closed",
+                self.dtls_handshakes_started,
+                self.dtls_handshakes_completed,
+                self.dtls_sessions_closed
+            )?;
+        }
         write!(f, "requests served:    ")?;
         if self.requests_served.is_empty() {
             write!(f, " none")?;
@@ -284,7 +332,15 @@ mod tests {
         s.on_served(Operation::Other);
         s.on_retransmissions(3);
         s.on_register_latency(Duration::from_millis(4));
+        s.on_handshake_started();
+        s.on_handshake_completed(Duration::from_millis(9));
         let snap = s.snapshot();
+        assert_eq!(
+            (snap.dtls_handshakes_started, snap.dtls_handshakes_completed),
+            (1, 1)
+        );
+        assert_eq!(s.handshake_latencies(), vec![Duration::from_millis(9)]);
+        assert!(snap.to_string().contains("dtls handshakes:     1 started"));
         assert_eq!(snap.retransmissions, 3);
         assert_eq!(s.register_latencies(), vec![Duration::from_millis(4)]);
         assert_eq!(snap.registered_now, 0, "never below zero");

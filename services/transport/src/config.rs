@@ -82,6 +82,11 @@ pub struct TransportConfig {
     /// With a registry: whether endpoints it does not know may register
     /// (answered 4.03 otherwise). Without a registry every endpoint may.
     pub auto_provision: bool,
+    /// With a registry: the tenant whose auto-provisioning setting decides
+    /// about endpoints the registry does not know (plain CoAP only): if the
+    /// tenant enables it, the device is created there with the tenant's
+    /// profile. `None`: unknown endpoints are refused (unless `auto_provision`).
+    pub provisioning_tenant: Option<String>,
     /// Inbound requests handled concurrently; beyond this, 5.03.
     pub max_concurrent_requests: usize,
     /// Max-Age (seconds) of the 5.03 sent when overloaded or under backpressure.
@@ -115,6 +120,7 @@ impl Default for TransportConfig {
             expiry_batch: 256,
             tenant: None,
             auto_provision: false,
+            provisioning_tenant: None,
             max_concurrent_requests: 4096,
             overload_retry_after_s: 5,
             sender_scan_limit: 10_000,

@@ -74,6 +74,10 @@ pub enum Error {
     /// auto-provisioning, or the wrong security mode for its credentials.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The request needs something the device or node does not have (a
+    /// profile, a registry).
+    #[error("failed precondition: {0}")]
+    FailedPrecondition(String),
     /// The registry could not be asked (database or network trouble).
     #[error("registry: {0}")]
     Registry(String),
@@ -111,6 +115,7 @@ impl Error {
             | Error::NotRegistered(_)
             | Error::ObservationNotFound { .. } => ResponseCode::NOT_FOUND,
             Error::Forbidden(_) => ResponseCode::FORBIDDEN,
+            Error::FailedPrecondition(_) => ResponseCode::PRECONDITION_FAILED,
             Error::Registry(_)
             | Error::Session(_)
             | Error::Bus(_)

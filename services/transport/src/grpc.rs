@@ -12,7 +12,8 @@ use lwm2m_proto::events::v1::UplinkEvent;
 use lwm2m_proto::transport::v1::transport_server::{Transport, TransportServer};
 use lwm2m_proto::transport::v1::{
     DownlinkRequest, DownlinkResponse, GetRegistrationRequest, ListRegistrationsRequest,
-    ListRegistrationsResponse, Registration, SubscribeUplinksRequest,
+    ListRegistrationsResponse, Registration, SubscribeUplinksRequest, UpdateAttributesRequest,
+    UpdateAttributesResponse,
 };
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -52,6 +53,7 @@ pub(crate) fn status_of(error: Error) -> Status {
         Error::Bus(BusError::Backpressure { .. }) => Status::resource_exhausted(message),
         Error::Forward { status, .. } => status,
         Error::Forbidden(_) => Status::permission_denied(message),
+        Error::FailedPrecondition(_) => Status::failed_precondition(message),
         Error::Registry(_)
         | Error::Session(_)
         | Error::Bus(_)
@@ -143,6 +145,26 @@ impl Transport for GrpcService {
             .await
             .map_err(status_of)?;
         Ok(Response::new(proto_convert::result_to_proto(result)))
+    }
+
+    async fn update_attributes(
+        &self,
+        request: Request<UpdateAttributesRequest>,
+    ) -> Result<Response<UpdateAttributesResponse>, Status> {
+        let req = request.into_inner();
+        let target = Target {
+            endpoint: req.endpoint,
+            tenant: (!req.tenant.is_empty()).then_some(req.tenant),
+        };
+        let timeout =
+            (req.timeout_ms > 0).then(|| Duration::from_millis(u64::from(req.timeout_ms)));
+        let attributes = req.attributes.into_iter().collect();
+        let results = crate::provisioning::shared_attributes::update(
+            &self.node, &target, attributes, timeout,
+        )
+        .await
+        .map_err(status_of)?;
+        Ok(Response::new(UpdateAttributesResponse { results }))
     }
 
     type SubscribeUplinksStream = UplinkStream;

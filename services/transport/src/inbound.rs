@@ -174,9 +174,9 @@ async fn serve(
     };
     let result = match &route {
         Route::Register => registration::register(&node, peer, channel, &request).await,
-        Route::Update(id) => registration::update(&node, peer, id, &request).await,
-        Route::Deregister(id) => registration::deregister(&node, id).await,
-        Route::Send => send::send(&node, peer, &request).await,
+        Route::Update(id) => registration::update(&node, peer, &channel, id, &request).await,
+        Route::Deregister(id) => registration::deregister(&node, &channel, id).await,
+        Route::Send => send::send(&node, peer, &channel, &request).await,
         Route::MethodNotAllowed | Route::NotFound => Err(Error::BadRequest("unroutable".into())),
     };
     let outcome = result.unwrap_or_else(|e| {

@@ -78,7 +78,7 @@ pub use error::Error;
 /// The DTLS engine, for configuring [`TransportConfig::dtls`].
 pub use lwm2m_dtls as dtls;
 pub use node::TransportDeps;
-pub use operation::{DownlinkResult, Operation};
+pub use operation::{DownlinkResult, Operation, RawCoap};
 pub use stats::TransportStats;
 
 use node::Node;

@@ -74,6 +74,110 @@ pub enum Operation {
         values: Vec<(LwM2mPath, Value)>,
         content_format: Option<u16>,
     },
+    /// A raw CoAP request (exceptional cases): sent as given under the
+    /// device's root path, its answer is not decoded.
+    RawCoap(RawCoap),
+}
+
+/// The request of [`Operation::RawCoap`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawCoap {
+    pub method: Method,
+    /// Path under the device's root, e.g. `/3/0`.
+    pub path: String,
+    /// Uri-Query entries (`pmin=10`).
+    pub query: Vec<String>,
+    pub content_format: Option<u16>,
+    pub accept: Option<u16>,
+    pub payload: Vec<u8>,
+}
+
+impl RawCoap {
+    /// Parses the method name (any case) and `uri` (path with an optional
+    /// `?a=b&c` query); rejects anything else with a clear message.
+    pub fn parse(
+        method: &str,
+        uri: &str,
+        content_format: Option<u16>,
+        accept: Option<u16>,
+        payload: Vec<u8>,
+    ) -> Result<Self, Error> {
+        let method = match method.trim().to_ascii_lowercase().as_str() {
+            "get" => Method::Get,
+            "post" => Method::Post,
+            "put" => Method::Put,
+            "delete" => Method::Delete,
+            "fetch" => Method::Fetch,
+            "patch" => Method::Patch,
+            "ipatch" => Method::IPatch,
+            other => return Err(Error::InvalidArgument(format!(
+                "raw CoAP method {other:?} is not get, post, put, delete, fetch, patch or ipatch"
+            ))),
+        };
+        let uri = uri.trim();
+        let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+        let path = if path.is_empty() { "/" } else { path };
+        if !path.starts_with('/') || path.contains("//") {
+            return Err(Error::InvalidArgument(format!(
+                "raw CoAP uri {uri:?} must be an absolute path like /3/0"
+            )));
+        }
+        let query = query
+            .split('&')
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(RawCoap {
+            method,
+            path: path.to_owned(),
+            query,
+            content_format,
+            accept,
+            payload,
+        })
+    }
+
+    /// The uri back in text form.
+    pub fn uri(&self) -> String {
+        if self.query.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, self.query.join("&"))
+        }
+    }
+
+    /// The method name as [`RawCoap::parse`] takes it.
+    pub fn method_name(&self) -> &'static str {
+        match self.method {
+            Method::Get => "get",
+            Method::Post => "post",
+            Method::Put => "put",
+            Method::Delete => "delete",
+            Method::Fetch => "fetch",
+            Method::Patch => "patch",
+            Method::IPatch => "ipatch",
+        }
+    }
+
+    fn request(&self, root: &str) -> Request {
+        let root = root.trim_end_matches('/');
+        let path = if self.path == "/" && !root.is_empty() {
+            root.to_owned()
+        } else {
+            format!("{root}{}", self.path)
+        };
+        let mut request = Request::new(self.method).with_path(&path);
+        for entry in &self.query {
+            request = request.with_query_entry(entry);
+        }
+        if let Some(format) = self.content_format {
+            request = request.with_content_format(format);
+        }
+        if let Some(format) = self.accept {
+            request = request.with_accept(format);
+        }
+        request.with_payload(self.payload.clone())
+    }
 }
 
 impl Operation {
@@ -93,6 +197,7 @@ impl Operation {
             Operation::CancelObserveComposite { .. } => "Cancel-Observe-Composite",
             Operation::ReadComposite { .. } => "Read-Composite",
             Operation::WriteComposite { .. } => "Write-Composite",
+            Operation::RawCoap(_) => "Raw-CoAP",
         }
     }
 
@@ -402,6 +507,7 @@ pub(crate) fn plan(
                 Some(format),
             )
         }
+        Operation::RawCoap(raw) => planned(raw.request(root), None),
         Operation::CancelObserve { .. } | Operation::CancelObserveComposite { .. } => Err(
             Error::InvalidArgument("cancel operations are planned from their observation".into()),
         ),
@@ -441,6 +547,7 @@ pub(crate) fn interpret(
         return result;
     }
     match op {
+        Operation::RawCoap(_) => {}
         Operation::Discover { .. } => {
             result.link_format = Some(String::from_utf8_lossy(&response.payload).into_owned());
         }
@@ -493,6 +600,26 @@ mod tests {
             supported: supported.to_vec(),
             override_format: None,
         }
+    }
+
+    #[test]
+    fn raw_coap_requests_are_sent_as_given() {
+        let raw = RawCoap::parse(
+            "IPATCH",
+            "/1/0?pmin=10&pmax=60",
+            Some(60),
+            Some(112),
+            vec![1],
+        )
+        .unwrap();
+        assert_eq!(raw.uri(), "/1/0?pmin=10&pmax=60");
+        assert_eq!(raw.method_name(), "ipatch");
+        let request = raw.request("/lwm2m");
+        assert_eq!(request.method, Method::IPatch);
+        assert_eq!(request.path_string(), "/lwm2m/1/0");
+        assert_eq!(request.payload, vec![1]);
+        assert!(RawCoap::parse("TRACE", "/1", None, None, vec![]).is_err());
+        assert!(RawCoap::parse("get", "1/0", None, None, vec![]).is_err());
     }
 
     #[test]

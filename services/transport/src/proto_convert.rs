@@ -16,7 +16,7 @@ use lwm2m_session::Registration;
 use crate::downlink::Target;
 use crate::error::Error;
 use crate::events::{code_name, code_text};
-use crate::operation::{DownlinkResult, Operation};
+use crate::operation::{DownlinkResult, Operation, RawCoap};
 
 fn path(field: &'static str, text: &str) -> Result<LwM2mPath, Error> {
     Ok(parse_path(field, text)?)
@@ -129,6 +129,13 @@ pub(crate) fn operation_from_proto(request: &pb::DownlinkRequest) -> Result<Oper
             values: values(&w.values)?,
             content_format: format(w.content_format)?,
         },
+        Op::RawCoap(r) => Operation::RawCoap(RawCoap::parse(
+            &r.method,
+            &r.uri,
+            format(r.content_format)?,
+            format(r.accept)?,
+            r.payload.clone(),
+        )?),
     })
 }
 
@@ -222,6 +229,13 @@ pub(crate) fn downlink_request(
         } => Op::WriteComposite(pb::WriteCompositeOperation {
             values: to_values(values),
             content_format: cf(content_format),
+        }),
+        Operation::RawCoap(raw) => Op::RawCoap(pb::RawCoapOperation {
+            method: raw.method_name().to_owned(),
+            uri: raw.uri(),
+            content_format: cf(&raw.content_format),
+            accept: cf(&raw.accept),
+            payload: raw.payload.clone(),
         }),
     };
     pb::DownlinkRequest {
@@ -355,6 +369,9 @@ mod tests {
             paths: vec![p("/3/0/9")],
             content_format: Some(110),
         });
+        round_trip(Operation::RawCoap(
+            RawCoap::parse("fetch", "/?x=1", Some(112), Some(112), vec![0xa0]).unwrap(),
+        ));
         round_trip(Operation::CancelObserve { path: p("/3/0/9") });
         round_trip(Operation::CancelObserveComposite {
             paths: vec![p("/3/0/9"), p("/1/0/1")],

@@ -119,10 +119,29 @@ pub(crate) async fn register(
     Ok(out)
 }
 
-/// `POST /rd/{id}`: 2.04, or 4.04 for an unknown id.
+/// The registration `registration_id` names, if `channel` may act for it
+/// (4.04 unknown, 4.03 another identity: see `secure::binding::check_owner`).
+async fn owned(
+    node: &Arc<Node>,
+    registration_id: &str,
+    channel: &Channel,
+) -> Result<Registration, Error> {
+    let reg = node
+        .sessions
+        .get_by_registration_id(registration_id)
+        .await
+        .map_err(|e| node.store_error(e))?
+        .ok_or_else(|| Error::UnknownRegistration(registration_id.to_owned()))?;
+    crate::secure::binding::check_owner(node, &reg, channel).await?;
+    Ok(reg)
+}
+
+/// `POST /rd/{id}`: 2.04, 4.04 for an unknown id, 4.03 when `channel`'s
+/// identity is not the registration's.
 pub(crate) async fn update(
     node: &Arc<Node>,
     peer: Peer,
+    channel: &Channel,
     registration_id: &str,
     request: &Request,
 ) -> Result<Outcome, Error> {
@@ -131,6 +150,7 @@ pub(crate) async fn update(
         payload(request),
         request.options.content_format(),
     )?;
+    owned(node, registration_id, channel).await?;
     let objects_changed = parsed.objects.is_some();
     let update = RegistrationUpdate {
         lifetime_s: parsed.lifetime,
@@ -164,8 +184,14 @@ pub(crate) async fn update(
     Ok(out)
 }
 
-/// `DELETE /rd/{id}`: 2.02, or 4.04 for an unknown id.
-pub(crate) async fn deregister(node: &Arc<Node>, registration_id: &str) -> Result<Outcome, Error> {
+/// `DELETE /rd/{id}`: 2.02, 4.04 for an unknown id, 4.03 when `channel`'s
+/// identity is not the registration's.
+pub(crate) async fn deregister(
+    node: &Arc<Node>,
+    channel: &Channel,
+    registration_id: &str,
+) -> Result<Outcome, Error> {
+    owned(node, registration_id, channel).await?;
     let (reg, observations) = node
         .sessions
         .deregister(registration_id)

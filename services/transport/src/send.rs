@@ -19,12 +19,15 @@ use crate::events;
 use crate::inbound::Outcome;
 use crate::node::Node;
 use crate::peer::Peer;
+use crate::provisioning::Channel;
 use crate::stats::Counters;
 
-/// `POST /dp`: 2.04 with the values published as SEND.
+/// `POST /dp`: 2.04 with the values published as SEND; 4.03 when the DTLS
+/// session's identity is not the sender registration's.
 pub(crate) async fn send(
     node: &Arc<Node>,
     peer: Peer,
+    channel: &Channel,
     request: &Request,
 ) -> Result<Outcome, Error> {
     let code = request
@@ -35,6 +38,8 @@ pub(crate) async fn send(
         .filter(|f| decode::senml(*f).is_some())
         .ok_or(Error::UnsupportedContentFormat(code))?;
     let reg = node.sender(peer).await?;
+    // The address says which registration; the session must also be its.
+    crate::secure::binding::check_owner(node, &reg, channel).await?;
     let values = {
         let versions = Node::versions(&reg);
         let models = node.models.for_device(&versions);

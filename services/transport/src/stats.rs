@@ -4,11 +4,14 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-/// A snapshot of the node's counters. All values only grow.
+/// A snapshot of the node's counters. All values only grow, except the
+/// two gauges in [`DtlsStats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TransportStats {
     /// The CoAP endpoint's own counters (oversized, wrong version, malformed, RST, ...).
     pub coap: lwm2m_coap::Stats,
+    /// The DTLS side (all zero when DTLS is off).
+    pub dtls: DtlsStats,
     /// Datagrams read from the socket.
     pub datagrams_received: u64,
     /// Datagrams written to the socket.
@@ -61,10 +64,33 @@ pub struct TransportStats {
     pub store_errors: u64,
 }
 
+/// The DTLS driver's figures: the engine's counters (handshakes started,
+/// completed, failed, timed out, refused at `limits.max_handshakes` /
+/// `limits.max_sessions`, records dropped, peers moved...) plus two gauges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DtlsStats {
+    /// `lwm2m_dtls::Stats`: counters since the node started.
+    pub engine: lwm2m_dtls::Stats,
+    /// Handshakes in progress now (gauge; bounded by `limits.max_handshakes`).
+    pub handshakes_in_progress: u64,
+    /// Established sessions now (gauge; bounded by `limits.max_sessions`).
+    pub sessions_established: u64,
+    /// PSK lookups that found no key (unknown identity or registry down):
+    /// each refuses a handshake.
+    pub psk_lookups_failed: u64,
+    /// Requests over DTLS (and plain requests for a DTLS registration)
+    /// refused because the session's identity is not the registration's.
+    pub identity_mismatches: u64,
+}
+
 /// The live counters behind [`TransportStats`].
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     coap: Mutex<lwm2m_coap::Stats>,
+    /// Engine counters and gauges, stored by the DTLS task after each turn.
+    dtls: Mutex<(lwm2m_dtls::Stats, u64, u64)>,
+    pub psk_lookups_failed: AtomicU64,
+    pub identity_mismatches: AtomicU64,
     pub datagrams_received: AtomicU64,
     pub datagrams_sent: AtomicU64,
     pub send_errors: AtomicU64,
@@ -104,11 +130,27 @@ impl Counters {
         *self.coap.lock().unwrap_or_else(|e| e.into_inner()) = stats;
     }
 
+    /// Stores the DTLS engine's counters and gauges (the DTLS task does
+    /// this after each turn).
+    pub fn set_dtls(&self, stats: lwm2m_dtls::Stats, in_progress: usize, established: usize) {
+        *self.dtls.lock().unwrap_or_else(|e| e.into_inner()) =
+            (stats, in_progress as u64, established as u64);
+    }
+
     /// A consistent-enough copy for reporting.
     pub fn snapshot(&self) -> TransportStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let (engine, in_progress, established) =
+            *self.dtls.lock().unwrap_or_else(|e| e.into_inner());
         TransportStats {
             coap: *self.coap.lock().unwrap_or_else(|e| e.into_inner()),
+            dtls: DtlsStats {
+                engine,
+                handshakes_in_progress: in_progress,
+                sessions_established: established,
+                psk_lookups_failed: get(&self.psk_lookups_failed),
+                identity_mismatches: get(&self.identity_mismatches),
+            },
             datagrams_received: get(&self.datagrams_received),
             datagrams_sent: get(&self.datagrams_sent),
             send_errors: get(&self.send_errors),
@@ -156,5 +198,32 @@ mod tests {
         });
         let s = c.snapshot();
         assert_eq!((s.requests, s.sends, s.coap.oversized), (1, 3, 2));
+    }
+
+    #[test]
+    fn dtls_figures_come_from_the_engine_and_the_counters() {
+        let c = Counters::default();
+        c.set_dtls(
+            lwm2m_dtls::Stats {
+                handshakes_started: 5,
+                handshakes_completed: 4,
+                handshakes_refused: 1,
+                ..Default::default()
+            },
+            1,
+            4,
+        );
+        Counters::inc(&c.psk_lookups_failed);
+        let d = c.snapshot().dtls;
+        assert_eq!(
+            (
+                d.engine.handshakes_started,
+                d.engine.handshakes_completed,
+                d.engine.handshakes_refused
+            ),
+            (5, 4, 1)
+        );
+        assert_eq!((d.handshakes_in_progress, d.sessions_established), (1, 4));
+        assert_eq!((d.psk_lookups_failed, d.identity_mismatches), (1, 0));
     }
 }

@@ -137,6 +137,8 @@ enum Cmd {
     Notify(u32, Response),
     /// Send from a new UDP port from now on (NAT rebinding).
     Rebind(oneshot::Sender<SocketAddr>),
+    /// A new handshake with other credentials from the same socket.
+    Rehandshake(ClientConfig, oneshot::Sender<Result<(), CloseReason>>),
 }
 
 /// An LwM2M device over DTLS: our DTLS client and a bare `CoapEndpoint`
@@ -213,6 +215,18 @@ impl Device {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Cmd::Rebind(reply)).unwrap();
         rx.await.unwrap()
+    }
+
+    /// Handshakes again from the same address with another PSK identity.
+    async fn rehandshake(&self, identity: &str, key: &[u8]) -> Result<(), CloseReason> {
+        let config = ClientConfig {
+            identity: identity.as_bytes().to_vec(),
+            psk: key.to_vec(),
+            ..ClientConfig::default()
+        };
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Cmd::Rehandshake(config, reply)).unwrap();
+        tokio::time::timeout(PATIENCE, rx).await.unwrap().unwrap()
     }
 
     fn notify(&self, seq: u32, value: &str) {
@@ -328,6 +342,10 @@ async fn run_device(
                 Some(Cmd::Rebind(reply)) => {
                     socket = bind_to(server).await;
                     let _ = reply.send(socket.local_addr().unwrap());
+                }
+                Some(Cmd::Rehandshake(config, reply)) => {
+                    client = DtlsClient::new(config, Box::new(lwm2m_dtls::OsRng), Instant::now());
+                    connected = Some(reply);
                 }
                 None => return,
             },
@@ -695,4 +713,152 @@ async fn a_downlink_asked_of_another_node_is_forwarded_to_the_dtls_owner() {
     assert_eq!(a.handle.stats().downlinks_forwarded, 1);
     a.stop().await;
     b.stop().await;
+}
+
+/// One CON request over plain CoAP from a fresh socket.
+async fn plain_request(server: SocketAddr, request: Request) -> Response {
+    let socket = bind_to(server).await;
+    let mut coap = CoapEndpoint::<u8>::new(Config::default()).unwrap();
+    coap.send_request(Instant::now(), 0, request, RequestOptions::con())
+        .unwrap();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        while let Some(t) = coap.poll_transmit() {
+            socket.send(&t.bytes).await.unwrap();
+        }
+        while let Some(event) = coap.poll_event() {
+            match event {
+                Event::Response { response, .. } => return response,
+                Event::RequestFailed { reason, .. } => panic!("plain request failed: {reason:?}"),
+                _ => {}
+            }
+        }
+        let n = tokio::time::timeout(PATIENCE, socket.recv(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        coap.handle_datagram(Instant::now(), 0, &buf[..n]);
+    }
+}
+
+/// `/rd/{id}` from a 2.01.
+fn location(created: &Response) -> String {
+    assert_eq!(created.code, ResponseCode::CREATED, "{created:?}");
+    let location = created.location_path();
+    assert!(location.starts_with("/rd/"), "{location}");
+    location
+}
+
+fn senml_battery(level: u8) -> Request {
+    Request::post("/dp")
+        .with_content_format(110)
+        .with_payload(format!(r#"[{{"n":"/3/0/9","v":{level}}}]"#).into_bytes())
+}
+
+#[tokio::test]
+async fn update_deregister_and_send_must_come_from_the_registrations_identity() {
+    let fleet = Fleet::new().await;
+    let store = Store::new(Backend::Memory).await;
+    let node = fleet.node(&store).await;
+    let server = node.handle.dtls_addr.unwrap();
+    let endpoint = fleet.endpoint("a");
+    let owner = Device::connect(server, &fleet.identity("a"), KEY_A)
+        .await
+        .unwrap();
+    let rd = location(&owner.register(&endpoint).await);
+
+    // Device b knows a's registration id: its Update and De-register are refused.
+    let intruder = Device::connect(server, &fleet.identity("b"), KEY_B)
+        .await
+        .unwrap();
+    let update = intruder.request(Request::post(&rd)).await;
+    assert_eq!(update.code, ResponseCode::FORBIDDEN, "{update:?}");
+    let delete = intruder.request(Request::delete(&rd)).await;
+    assert_eq!(delete.code, ResponseCode::FORBIDDEN, "{delete:?}");
+    // So are plain CoAP requests for a registration made over DTLS.
+    let coap = node.handle.coap_addr;
+    let plain = plain_request(coap, Request::post(&rd)).await;
+    assert_eq!(plain.code, ResponseCode::FORBIDDEN, "{plain:?}");
+    let plain = plain_request(coap, Request::delete(&rd)).await;
+    assert_eq!(plain.code, ResponseCode::FORBIDDEN, "{plain:?}");
+    let reg = store.sessions.get_by_endpoint(&endpoint).await.unwrap();
+    let reg = reg.expect("the registration survived");
+    assert!(reg.address.starts_with("coaps://"), "{}", reg.address);
+
+    // The owner's own requests go through.
+    assert_eq!(
+        owner.request(senml_battery(80)).await.code,
+        ResponseCode::CHANGED
+    );
+    assert_eq!(
+        owner.request(Request::post(&rd)).await.code,
+        ResponseCode::CHANGED
+    );
+
+    // b handshakes from a's very address (a NAT reusing a port): the
+    // address now names a's registration, but a Send, an Update or a
+    // De-register from b's session is still not a's.
+    owner
+        .rehandshake(&fleet.identity("b"), KEY_B)
+        .await
+        .unwrap();
+    assert_eq!(
+        owner.request(senml_battery(1)).await.code,
+        ResponseCode::FORBIDDEN
+    );
+    assert_eq!(
+        owner.request(Request::post(&rd)).await.code,
+        ResponseCode::FORBIDDEN
+    );
+    assert_eq!(
+        owner.request(Request::delete(&rd)).await.code,
+        ResponseCode::FORBIDDEN
+    );
+    assert_eq!(node.handle.stats().dtls.identity_mismatches, 7);
+
+    // Back with a's identity, a may leave.
+    owner
+        .rehandshake(&fleet.identity("a"), KEY_A)
+        .await
+        .unwrap();
+    assert_eq!(
+        owner.request(Request::delete(&rd)).await.code,
+        ResponseCode::DELETED
+    );
+    assert!(store
+        .sessions
+        .get_by_endpoint(&endpoint)
+        .await
+        .unwrap()
+        .is_none());
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn dtls_handshakes_and_sessions_show_in_the_node_stats() {
+    let fleet = Fleet::new().await;
+    let store = Store::new(Backend::Memory).await;
+    let node = fleet.node(&store).await;
+    let server = node.handle.dtls_addr.unwrap();
+    let a = Device::connect(server, &fleet.identity("a"), KEY_A)
+        .await
+        .unwrap();
+    assert!(Device::connect(server, &fleet.identity("nobody"), KEY_A)
+        .await
+        .is_err());
+    assert_eq!(
+        a.register(&fleet.endpoint("a")).await.code,
+        ResponseCode::CREATED
+    );
+    let stats = node
+        .wait_stats("a failed and an established handshake", |s| {
+            s.dtls.engine.handshakes_failed >= 1 && s.dtls.sessions_established == 1
+        })
+        .await;
+    let dtls = stats.dtls;
+    assert_eq!(dtls.engine.handshakes_started, 2, "{dtls:?}");
+    assert_eq!(dtls.engine.handshakes_completed, 1, "{dtls:?}");
+    assert_eq!(dtls.handshakes_in_progress, 0, "{dtls:?}");
+    assert_eq!(dtls.psk_lookups_failed, 1, "{dtls:?}");
+    node.stop().await;
 }

@@ -86,6 +86,7 @@ macro_rules! registry_conformance_suite {
         $crate::registry_conformance_suite!(@cases $make;
             tenant_lifecycle,
             tenant_pages_cover_everything_once,
+            auto_provisioning_follows_the_tenant,
             whole_oma_registry_imports,
             broken_upload_imports_nothing,
             tenant_overrides_and_deletion_rules,

@@ -90,3 +90,53 @@ pub async fn tenant_pages_cover_everything_once(h: Arc<dyn Harness>) {
     assert_eq!(seen, ids);
     assert!(reg.list_tenants("not-a-token", 3).await.is_err());
 }
+
+/// `RegistryLookup::auto_provision`: only tenants that enable it create
+/// devices (NoSec, with their profile); a second call, as from a second
+/// transport node racing the first, gets the same device.
+pub async fn auto_provisioning_follows_the_tenant(h: Arc<dyn Harness>) {
+    use crate::device::Credentials;
+    use crate::lookup::RegistryLookup;
+
+    let reg = open(&*h).await;
+    let closed = tenant(&reg, "closed").await;
+    assert_eq!(reg.auto_provision(&closed, "dev-a").await.unwrap(), None);
+    assert_eq!(reg.lookup_endpoint("dev-a").await.unwrap(), None);
+    assert_eq!(
+        reg.auto_provision(&tenant_id("missing"), "dev-a")
+            .await
+            .unwrap(),
+        None
+    );
+
+    let open_tenant = tenant(&reg, "open").await;
+    let profile = reg
+        .create_profile(
+            open_tenant.clone(),
+            "auto".into(),
+            String::new(),
+            ProfileConfig::default(),
+        )
+        .await
+        .unwrap();
+    reg.update_tenant(&open_tenant, "Open".into(), true, Some(profile.id.clone()))
+        .await
+        .unwrap();
+    let record = reg
+        .auto_provision(&open_tenant, "dev-a")
+        .await
+        .unwrap()
+        .expect("provisioned");
+    assert_eq!(record.tenant.id, open_tenant);
+    assert_eq!(record.device.endpoint, "dev-a");
+    assert_eq!(record.device.credentials, Credentials::NoSec);
+    assert_eq!(record.device.profile_id, Some(profile.id.clone()));
+    let again = reg
+        .auto_provision(&open_tenant, "dev-a")
+        .await
+        .unwrap()
+        .expect("still there");
+    assert_eq!(again.device.id, record.device.id);
+    let looked_up = reg.lookup_endpoint("dev-a").await.unwrap().expect("stored");
+    assert_eq!(looked_up.device.id, record.device.id);
+}

@@ -246,8 +246,15 @@ impl<'r> Fields<'r> {
             .filter(|v| !v.is_empty())
     }
 
+    /// The header as the file spells it; for a column the file lacks, the
+    /// first spelling we accept (normalised, e.g. `lwm2mpskid`).
     fn header(&self, c: Column) -> &'r str {
-        self.by_column.get(&c).map(|(h, _)| *h).unwrap_or("?")
+        self.by_column.get(&c).map(|(h, _)| *h).unwrap_or_else(|| {
+            COLUMNS
+                .iter()
+                .find(|(_, column)| *column == c)
+                .map_or("?", |(name, _)| *name)
+        })
     }
 
     fn number<T: std::str::FromStr>(&self, c: Column) -> Result<Option<T>, String> {

@@ -12,7 +12,8 @@ use tonic::{Request, Response, Status};
 use super::convert::devices::{device_to_proto, Secrets};
 use super::convert::tenants::tenant_to_proto;
 use crate::change_feed::{FeedError, RegistryChange};
-use crate::lookup::{PskRecord, RegistryLookup};
+use crate::ids::TenantId;
+use crate::lookup::{EndpointRecord, PskRecord, RegistryLookup};
 use crate::service::Registry;
 
 pub struct LookupApi {
@@ -40,6 +41,17 @@ fn psk_to_proto(record: Option<PskRecord>) -> pb::LookupPskIdentityResponse {
     }
 }
 
+fn endpoint_to_proto(found: Option<EndpointRecord>) -> pb::LookupEndpointResponse {
+    match found {
+        None => pb::LookupEndpointResponse::default(),
+        Some(r) => pb::LookupEndpointResponse {
+            found: true,
+            device: Some(device_to_proto(&r.device, Secrets::Reveal)),
+            tenant: Some(tenant_to_proto(&r.tenant)),
+        },
+    }
+}
+
 #[tonic::async_trait]
 impl RegistryLookupService for LookupApi {
     async fn lookup_endpoint(
@@ -50,14 +62,17 @@ impl RegistryLookupService for LookupApi {
             .registry
             .lookup_endpoint(&request.get_ref().endpoint)
             .await?;
-        Ok(Response::new(match found {
-            None => pb::LookupEndpointResponse::default(),
-            Some(r) => pb::LookupEndpointResponse {
-                found: true,
-                device: Some(device_to_proto(&r.device, Secrets::Reveal)),
-                tenant: Some(tenant_to_proto(&r.tenant)),
-            },
-        }))
+        Ok(Response::new(endpoint_to_proto(found)))
+    }
+
+    async fn auto_provision(
+        &self,
+        request: Request<pb::AutoProvisionRequest>,
+    ) -> Result<Response<pb::LookupEndpointResponse>, Status> {
+        let req = request.get_ref();
+        let tenant = TenantId::parse(&req.tenant_id, "tenant_id")?;
+        let found = self.registry.auto_provision(&tenant, &req.endpoint).await?;
+        Ok(Response::new(endpoint_to_proto(found)))
     }
 
     async fn lookup_psk_identity(

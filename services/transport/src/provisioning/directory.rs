@@ -6,14 +6,14 @@
 //!
 //! Lookups run in the request tasks, never in the UDP loop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::StreamExt;
 use lwm2m_proto::registry::v1::registry_change::Change;
 use lwm2m_proto::registry::v1::RegistryChange;
 use lwm2m_registry::change_feed::FeedError;
-use lwm2m_registry::ids::ProfileId;
+use lwm2m_registry::ids::{ProfileId, TenantId};
 use lwm2m_registry::lookup::{EndpointRecord, PskRecord, RegistryLookup};
 use lwm2m_registry::profile::DeviceProfile;
 
@@ -31,6 +31,9 @@ struct Cache {
     /// identities are what an attacker can make cheaply).
     psks: HashMap<String, Option<Arc<PskRecord>>>,
     profiles: HashMap<ProfileId, Arc<DeviceProfile>>,
+    /// Tenants that answered "no auto-provisioning", so unknown endpoints
+    /// cost no registry call until a tenant change.
+    closed_tenants: HashSet<String>,
     /// The profile applied to each device this node serves (endpoint →
     /// which profile, at which revision, with its key names for values events).
     applied: HashMap<String, Applied>,
@@ -104,6 +107,39 @@ impl Directory {
         }
         cache.endpoints.insert(endpoint.to_owned(), found.clone());
         Ok(found)
+    }
+
+    /// Creates `endpoint` in `tenant` if the tenant enables
+    /// auto-provisioning; `None` if it does not.
+    pub async fn provision(
+        &self,
+        tenant: &str,
+        endpoint: &str,
+    ) -> Result<Option<Arc<EndpointRecord>>, Error> {
+        if self.cache().closed_tenants.contains(tenant) {
+            return Ok(None);
+        }
+        let Ok(tenant_id) = TenantId::parse(tenant, "transport.provisioning_tenant") else {
+            return Ok(None);
+        };
+        let created = self
+            .lookup
+            .auto_provision(&tenant_id, endpoint)
+            .await
+            .map_err(|e| Error::Registry(e.to_string()))?
+            .map(Arc::new);
+        let mut cache = self.cache();
+        match &created {
+            Some(record) => {
+                cache
+                    .endpoints
+                    .insert(endpoint.to_owned(), Some(record.clone()));
+            }
+            None => {
+                cache.closed_tenants.insert(tenant.to_owned());
+            }
+        }
+        Ok(created)
     }
 
     /// The key of a DTLS PSK identity (for the DTLS driver's `NeedPsk`).
@@ -204,6 +240,7 @@ impl Directory {
         cache.endpoints.clear();
         cache.psks.clear();
         cache.profiles.clear();
+        cache.closed_tenants.clear();
     }
 
     /// Drops what a committed change made stale.
@@ -237,6 +274,7 @@ impl Directory {
             Some(Change::TenantChanged(_)) | Some(Change::TenantDeleted(_)) => {
                 cache.endpoints.clear();
                 cache.psks.clear();
+                cache.closed_tenants.remove(&change.tenant_id);
             }
             Some(Change::ModelsChanged(_)) | Some(Change::ModelsDeleted(_)) | None => {}
         }

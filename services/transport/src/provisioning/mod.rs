@@ -18,6 +18,7 @@
 pub(crate) mod directory;
 pub(crate) mod plan;
 pub(crate) mod runner;
+pub(crate) mod shared_attributes;
 
 use std::sync::Arc;
 
@@ -60,15 +61,25 @@ pub(crate) async fn admit(
     let Some(directory) = &node.directory else {
         return Ok(Admission::default());
     };
-    let Some(record) = directory.endpoint(endpoint).await? else {
-        if node.config.auto_provision
-            && crate::secure::binding::may_auto_provision(endpoint, &channel)
+    let record = match directory.endpoint(endpoint).await? {
+        Some(record) => record,
+        // The node admits unknown endpoints anonymously (standalone default).
+        None if node.config.auto_provision
+            && crate::secure::binding::may_auto_provision(endpoint, &channel) =>
         {
             return Ok(Admission::default());
         }
-        return Err(Error::Forbidden(format!(
-            "endpoint {endpoint:?} is not provisioned"
-        )));
+        // The tenant may create them (NoSec only: a DTLS identity must be
+        // provisioned with its credentials first).
+        None => {
+            let provisioned = match (&node.config.provisioning_tenant, &channel) {
+                (Some(tenant), Channel::Plain) => directory.provision(tenant, endpoint).await?,
+                _ => None,
+            };
+            provisioned.ok_or_else(|| {
+                Error::Forbidden(format!("endpoint {endpoint:?} is not provisioned"))
+            })?
+        }
     };
     match (&record.device.credentials, &channel) {
         (Credentials::NoSec, Channel::Plain) => {}

@@ -5,9 +5,13 @@
 
 use lwm2m_dtls::PeerCredential;
 use lwm2m_registry::device::Credentials;
+use lwm2m_session::Registration;
 
 use crate::error::Error;
+use crate::node::Node;
+use crate::peer::Peer;
 use crate::provisioning::Channel;
+use crate::stats::Counters;
 
 /// Whether `credential` is the one the registry holds for `endpoint`:
 /// the same PSK identity, the same raw public key, the same certificate,
@@ -45,6 +49,59 @@ pub(crate) fn check(
             kind(credential),
             stored.mode()
         )))
+    }
+}
+
+/// Whether a request that arrived over `channel` may act for `reg`
+/// (Update, De-register, Send): the identity that proved itself must be
+/// one that may register as `reg.endpoint`, exactly as at Register. A
+/// registration made over DTLS is never touched over plain CoAP, and a
+/// plain one never over DTLS (register again instead).
+///
+/// Without a registry there is nothing to compare a DTLS identity with
+/// (Register admits every authenticated peer, and the registration does
+/// not record the identity), so only the channel kind is checked.
+pub(crate) async fn check_owner(
+    node: &Node,
+    reg: &Registration,
+    channel: &Channel,
+) -> Result<(), Error> {
+    let result = owner(node, reg, channel).await;
+    if matches!(result, Err(Error::Forbidden(_))) {
+        Counters::inc(&node.counters.identity_mismatches);
+    }
+    result
+}
+
+async fn owner(node: &Node, reg: &Registration, channel: &Channel) -> Result<(), Error> {
+    let registered_secure = Peer::parse(&reg.address).is_some_and(|p| p.secure);
+    let credential = match channel {
+        Channel::Plain if registered_secure => {
+            return Err(Error::Forbidden(format!(
+                "endpoint {:?} registered over DTLS: plain CoAP may not act for it",
+                reg.endpoint
+            )))
+        }
+        Channel::Plain => return Ok(()),
+        Channel::Dtls(_) if !registered_secure => {
+            return Err(Error::Forbidden(format!(
+                "endpoint {:?} registered without DTLS: register again over DTLS",
+                reg.endpoint
+            )))
+        }
+        Channel::Dtls(credential) => credential,
+    };
+    let Some(directory) = &node.directory else {
+        return Ok(());
+    };
+    match directory.endpoint(&reg.endpoint).await? {
+        Some(record) => check(&reg.endpoint, &record.device.credentials, credential),
+        // Auto-provisioned (or deleted since): only a certificate for the name.
+        None if may_auto_provision(&reg.endpoint, channel) => Ok(()),
+        None => Err(Error::Forbidden(format!(
+            "endpoint {:?} is not provisioned",
+            reg.endpoint
+        ))),
     }
 }
 

@@ -158,6 +158,11 @@ pub(crate) async fn run(
             },
         );
         flush(&node, &socket, &mut dtls, &mut exchanges, now).await;
+        node.counters.set_dtls(
+            dtls.stats(),
+            dtls.handshakes_in_progress(),
+            dtls.established_sessions(),
+        );
         let wake_at = [dtls.poll_timeout(), exchanges.endpoint.poll_timeout()]
             .into_iter()
             .flatten()
@@ -216,6 +221,9 @@ fn on_dtls_events(
                 let (node, tx) = (Arc::clone(node), psk_tx.clone());
                 tokio::spawn(async move {
                     let key = super::psk(&node, &identity).await;
+                    if key.is_none() {
+                        Counters::inc(&node.counters.psk_lookups_failed);
+                    }
                     let _ = tx.send((session, key));
                 });
             }

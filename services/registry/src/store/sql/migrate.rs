@@ -23,6 +23,11 @@ use crate::error::Error;
 static POSTGRES: Migrator = sqlx::migrate!("../../migrations/postgres");
 static SQLITE: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
+/// The versions of the PostgreSQL migration stream, in order.
+pub fn postgres_versions() -> impl Iterator<Item = i64> {
+    POSTGRES.iter().map(|m| m.version)
+}
+
 /// Key of the PostgreSQL advisory lock held while migrating ("lwm2mreg").
 pub const MIGRATION_LOCK_KEY: i64 = 0x6c77_6d32_6d72_6567;
 

@@ -1,0 +1,176 @@
+//! Operations on one device through a transport node: read, write,
+//! execute, discover, observe, and the uplink event stream.
+
+use futures::StreamExt;
+use lwm2m_proto::events::v1::{EventKind, ResourceValue, UplinkEvent};
+use lwm2m_proto::transport::v1::downlink_request::Operation;
+use lwm2m_proto::transport::v1::*;
+
+use super::Context;
+use crate::error::Error;
+use crate::render;
+use crate::values::{parse_path, parse_value};
+
+async fn downlink(ctx: &Context, endpoint: &str, op: Operation) -> Result<(), Error> {
+    let mut client = ctx.transport().await?;
+    let response = client
+        .downlink(DownlinkRequest {
+            endpoint: endpoint.to_owned(),
+            tenant: String::new(),
+            timeout_ms: ctx.global.timeout.saturating_mul(1000),
+            operation: Some(op),
+        })
+        .await?
+        .into_inner();
+    print_response(ctx, &response)
+}
+
+pub async fn read(
+    ctx: &Context,
+    endpoint: &str,
+    path: &str,
+    format: Option<u32>,
+) -> Result<(), Error> {
+    parse_path(path)?;
+    let op = Operation::Read(ReadOperation {
+        path: path.to_owned(),
+        content_format: format,
+    });
+    downlink(ctx, endpoint, op).await
+}
+
+pub async fn write(
+    ctx: &Context,
+    endpoint: &str,
+    path: &str,
+    text: &str,
+    kind: Option<&str>,
+    partial: bool,
+) -> Result<(), Error> {
+    let value = parse_value(&parse_path(path)?, text, kind)?;
+    let op = Operation::Write(WriteOperation {
+        path: path.to_owned(),
+        replace: !partial,
+        values: vec![ResourceValue {
+            path: path.to_owned(),
+            value: Some((&value).into()),
+            timestamp_ms: None,
+            key: None,
+        }],
+        content_format: None,
+    });
+    downlink(ctx, endpoint, op).await
+}
+
+pub async fn exec(
+    ctx: &Context,
+    endpoint: &str,
+    path: &str,
+    arguments: Option<String>,
+) -> Result<(), Error> {
+    parse_path(path)?;
+    let op = Operation::Execute(ExecuteOperation {
+        path: path.to_owned(),
+        arguments: arguments.unwrap_or_default(),
+    });
+    downlink(ctx, endpoint, op).await
+}
+
+pub async fn discover(ctx: &Context, endpoint: &str, path: &str) -> Result<(), Error> {
+    parse_path(path)?;
+    let op = Operation::Discover(DiscoverOperation {
+        path: path.to_owned(),
+    });
+    downlink(ctx, endpoint, op).await
+}
+
+/// Observes until Ctrl-C, then cancels the observation. Notifications come
+/// from the transport's uplink stream whichever way the observation was
+/// started.
+pub async fn observe(ctx: &Context, endpoint: &str, path: &str) -> Result<(), Error> {
+    parse_path(path)?;
+    let mut client = ctx.transport().await?;
+    // Subscribe first so no notification slips between the two calls.
+    let stream = client
+        .subscribe_uplinks(SubscribeUplinksRequest {
+            endpoint: Some(endpoint.to_owned()),
+            kinds: vec![EventKind::Values as i32],
+            tenant: None,
+        })
+        .await?
+        .into_inner();
+    if ctx.via_dispatch() {
+        super::dispatch_ops::observe(ctx, endpoint, path).await?;
+    } else {
+        let op = Operation::Observe(ObserveOperation {
+            path: path.to_owned(),
+            content_format: None,
+        });
+        downlink(ctx, endpoint, op).await?;
+    }
+    let streamed = print_events_until_ctrl_c(ctx, stream).await;
+    // Cancelled the way it was started, so dispatch's record stays true.
+    if ctx.via_dispatch() {
+        super::dispatch_ops::cancel_observe(ctx, endpoint, path).await?;
+    } else {
+        let cancel = Operation::CancelObserve(CancelObserveOperation {
+            path: path.to_owned(),
+        });
+        let request = DownlinkRequest {
+            endpoint: endpoint.to_owned(),
+            tenant: String::new(),
+            timeout_ms: ctx.global.timeout.saturating_mul(1000),
+            operation: Some(cancel),
+        };
+        client.downlink(request).await?;
+    }
+    streamed
+}
+
+pub async fn watch(ctx: &Context, endpoint: Option<String>) -> Result<(), Error> {
+    let mut client = ctx.transport().await?;
+    let stream = client
+        .subscribe_uplinks(SubscribeUplinksRequest {
+            endpoint,
+            kinds: Vec::new(),
+            tenant: None,
+        })
+        .await?
+        .into_inner();
+    print_events_until_ctrl_c(ctx, stream).await
+}
+
+async fn print_events_until_ctrl_c(
+    ctx: &Context,
+    mut stream: tonic::Streaming<UplinkEvent>,
+) -> Result<(), Error> {
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            item = stream.next() => match item {
+                Some(Ok(event)) if ctx.global.json => ctx.print_json(&render::event_json(&event)),
+                Some(Ok(event)) => println!("{}", render::event_line(&event)),
+                Some(Err(status)) => return Err(status.into()),
+                None => return Ok(()),
+            },
+        }
+    }
+}
+
+/// Prints the device's answer; a 4.xx/5.xx answer is printed too, then
+/// becomes the error that sets the exit code.
+fn print_response(ctx: &Context, response: &DownlinkResponse) -> Result<(), Error> {
+    if ctx.global.json {
+        ctx.print_json(&render::response_json(response));
+    } else {
+        print!("{}", render::response_text(response));
+    }
+    if response.code.starts_with('2') {
+        Ok(())
+    } else {
+        Err(Error::Device {
+            code: response.code.clone(),
+            name: response.code_name.clone(),
+        })
+    }
+}
