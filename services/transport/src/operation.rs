@@ -110,9 +110,11 @@ impl RawCoap {
             "fetch" => Method::Fetch,
             "patch" => Method::Patch,
             "ipatch" => Method::IPatch,
-            other => return Err(Error::InvalidArgument(format!(
+            other => {
+                return Err(Error::InvalidArgument(format!(
                 "raw CoAP method {other:?} is not get, post, put, delete, fetch, patch or ipatch"
-            ))),
+            )))
+            }
         };
         let uri = uri.trim();
         let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
