@@ -16,11 +16,14 @@
 # Usage: scripts/bench.sh [bench|bench-large]
 # Environment: BENCH_DEVICES (storm and memory), BENCH_NOTIFY_DEVICES,
 # BENCH_NOTIFY_IN_FLIGHT, BENCH_RPC_DEVICES, BENCH_RPC_RATES,
-# BENCH_DTLS_DEVICES (PSK), BENCH_DTLS_ECDHE_DEVICES,
+# BENCH_DTLS_DEVICES (PSK), BENCH_DTLS_ECDHE_DEVICES, BENCH_DISPATCH_RATES,
+# BENCH_CSV_DEVICES, BENCH_OMA_DIR (the OMA object registry, default
+# ../shared/lwm2m-registry; the model import is skipped without it),
 # BENCH_KAFKA_PORT, TANSU_BIN, CARGO_TARGET_DIR, BENCH_GIT_SHA (results file
 # name outside a git checkout), BENCH_ONLY (a comma-separated subset of
-# codecs,references,storm,notify,rpc,dtls; default all: e.g.
-# BENCH_ONLY=references,dtls needs neither Redis nor tansu). bench-large needs an open-file limit above
+# codecs,references,storm,notify,rpc,dispatch,import,dtls; default all: e.g.
+# BENCH_ONLY=references,dtls needs neither Redis nor tansu, nor do
+# dispatch and import). bench-large needs an open-file limit above
 # 110,000 (one socket per device).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,7 +54,13 @@ rpc_devices=${BENCH_RPC_DEVICES:-1000}
 # client's half on the same two cores: a few thousand show the rate.
 dtls_devices=${BENCH_DTLS_DEVICES:-2000}
 dtls_ecdhe_devices=${BENCH_DTLS_ECDHE_DEVICES:-1000}
-only=${BENCH_ONLY:-codecs,references,storm,notify,rpc,dtls}
+# Dispatch and the imports run standalone (SQLite, in-memory bus). Each
+# dispatched Read costs the product ~2.6 ms of CPU (docs/performance.md):
+# 500/s and 1,000/s do not keep up on two shared cores and fail the run.
+dispatch_rates=${BENCH_DISPATCH_RATES:-250}
+csv_devices=${BENCH_CSV_DEVICES:-100000}
+oma_dir=${BENCH_OMA_DIR:-../shared/lwm2m-registry}
+only=${BENCH_ONLY:-codecs,references,storm,notify,rpc,dispatch,import,dtls}
 wants() { case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 needs_kafka() { wants references || wants storm || wants notify || wants rpc; }
 rpc_rates=${BENCH_RPC_RATES:-1000,5000}
@@ -197,6 +206,21 @@ step "rpc standalone, $rpc_devices devices at $rpc_rates Reads/s" \
 fresh_broker rpc
 step "rpc cluster, $rpc_devices devices at ${rpc_rates%%,*} Reads/s" \
     "$bench_bin" rpc --deployment cluster --devices "$rpc_devices" --rates "${rpc_rates%%,*}" "${product[@]}"
+fi
+if wants dispatch; then
+# The same Reads as rpc standalone, each a durable operation of the
+# dispatch service: the difference is what durability costs.
+step "rpc via dispatch, $rpc_devices devices at $dispatch_rates Reads/s" \
+    "$bench_bin" rpc-dispatch --devices "$rpc_devices" --rates "$dispatch_rates" "${product[@]}"
+fi
+if wants import; then
+# Through the registry's gRPC as lwm2mctl does it. Without the OMA
+# registry checkout the model import says so in the results instead.
+[ -d "$oma_dir" ] || say "import.oma_models: no OMA registry at $oma_dir (BENCH_OMA_DIR): skipped"
+step "import: OMA object registry ($oma_dir)" \
+    "$bench_bin" import-models --dir "$oma_dir" "${product[@]}"
+step "import: CSV of $csv_devices devices" \
+    "$bench_bin" import-devices --devices "$csv_devices" "${product[@]}"
 fi
 if wants dtls; then
 # Standalone only (no Kafka): the engine alone in process, then the

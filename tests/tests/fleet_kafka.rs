@@ -117,6 +117,7 @@ async fn scenario(brokers: String, redis: Arc<RedisStore>) {
             bus: bus.clone(),
             models: Arc::new(lwm2m_sim::sim_registry()),
             registry: None,
+            cluster: None,
         },
         std::future::pending(),
     )

@@ -362,6 +362,7 @@ async fn profile_drives_the_device(harness: impl Harness, kafka: Option<&TestBro
             bus,
             models: Arc::new(lwm2m_sim::sim_registry()),
             registry: Some(Arc::new(registry.clone())),
+            cluster: None,
         },
     )
     .await;
@@ -555,6 +556,7 @@ async fn tenant_auto_provisioning_creates_unknown_devices() {
             bus: Arc::new(MemoryBus::new(4096)),
             models: Arc::new(lwm2m_sim::sim_registry()),
             registry: Some(Arc::new(registry.clone())),
+            cluster: None,
         },
     )
     .await;

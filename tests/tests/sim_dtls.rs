@@ -5,7 +5,9 @@
 //! certificates from a test CA and RPK devices with keys stored in the
 //! registry register in trust-chain and key-match mode, and a certificate
 //! for another name is refused; a NAT rebinding keeps the session thanks
-//! to the Connection ID (and costs a new handshake without one).
+//! to the Connection ID (and costs a new handshake without one); a node
+//! restarted with the same node id takes back the sessions it parked in
+//! Redis, so its devices carry on without a handshake (issue 8).
 // Test helpers may panic: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -42,6 +44,10 @@ struct Backends {
 
 impl Backends {
     async fn new() -> Backends {
+        Self::on(Backend::Memory).await
+    }
+
+    async fn on(backend: Backend) -> Backends {
         let harness = SqliteHarness::new().await;
         let registry = Registry::connect(
             &harness.database_url(),
@@ -60,7 +66,7 @@ impl Backends {
         Backends {
             registry,
             tenant,
-            store: Store::new(Backend::Memory).await,
+            store: Store::new(backend).await,
             _harness: harness,
         }
     }
@@ -81,16 +87,17 @@ impl Backends {
     }
 
     async fn node(&self, config: TransportConfig) -> TestNode {
-        TestNode::start_deps(
-            config,
-            TransportDeps {
-                sessions: self.store.sessions.clone(),
-                bus: Arc::new(MemoryBus::new(4096)),
-                models: Arc::new(ModelRegistry::with_core_objects()),
-                registry: Some(Arc::new(self.registry.clone())),
-            },
-        )
-        .await
+        TestNode::start_deps(config, self.deps(false)).await
+    }
+
+    fn deps(&self, cluster: bool) -> TransportDeps {
+        TransportDeps {
+            sessions: self.store.sessions.clone(),
+            bus: Arc::new(MemoryBus::new(4096)),
+            models: Arc::new(ModelRegistry::with_core_objects()),
+            registry: Some(Arc::new(self.registry.clone())),
+            cluster: cluster.then(|| self.store.cluster.clone()),
+        }
     }
 
     async fn address_of(&self, endpoint: &str) -> String {
@@ -396,4 +403,88 @@ async fn a_nat_rebinding_keeps_the_session_with_a_connection_id() {
     on.shutdown(true).await;
     off.shutdown(true).await;
     node.stop().await;
+}
+
+/// Issue 8, "sessions that survive": a node parks its DTLS sessions in
+/// Redis when it stops; the next node with its node id imports them, and
+/// the device's next Update and a downlink need no handshake. Meanwhile a
+/// second node configured with the same node id is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_takes_back_its_dtls_sessions_from_redis() {
+    let backends = Backends::on(Backend::Redis).await;
+    let mut config = test_config();
+    config.dtls.node_id = 7;
+    config.cluster.lease_ttl = Duration::from_millis(1_000);
+    config.cluster.heartbeat = Duration::from_millis(300);
+    let first = TestNode::start_deps(config.clone(), backends.deps(true)).await;
+    assert_eq!(first.handle.cid_node_id, 7);
+    let members = backends.store.cluster.members(0).await.unwrap();
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(members[0].node_id, 7);
+    assert_eq!(members[0].grpc_addr, first.handle.grpc_addr.to_string());
+
+    let psk = FleetSecurity::Psk(PskKeys::Shared(b"restart-key-0001".to_vec()));
+    let Security::Psk { identity, key } = psk.for_device("restarted").unwrap() else {
+        panic!("PSK");
+    };
+    backends
+        .add(
+            "restarted",
+            Credentials::Psk {
+                identity: String::from_utf8(identity).unwrap(),
+                key: lwm2m_registry::device::SecretKey::from_bytes(key),
+            },
+        )
+        .await;
+    let mut dev = Device::start(DeviceConfig {
+        endpoint: "restarted".into(),
+        ..device(&first, Security::PerDevice(psk))
+    })
+    .await
+    .unwrap();
+    let registered = dev.wait_registered(PATIENCE).await.unwrap();
+    assert!(registered.dtls_connection_id && registered.dtls_handshakes == 1);
+
+    // Two live nodes never share a node id: the second waits out one lease
+    // TTL for the first to go, then gives up with a clear error.
+    let clash = lwm2m_transport::start(
+        TransportConfig {
+            dtls_bind: Some("127.0.0.1:0".parse().unwrap()),
+            ..config.clone()
+        },
+        backends.deps(true),
+        std::future::pending(),
+    )
+    .await
+    .unwrap_err();
+    assert!(clash.to_string().contains("node id 7 is held"), "{clash}");
+
+    // A rolling restart: stop (sessions parked), start on the same address.
+    let dtls_addr = first.handle.dtls_addr.unwrap();
+    first.stop().await;
+    let second = TestNode::start_deps(
+        TransportConfig {
+            dtls_bind: Some(dtls_addr),
+            ..config
+        },
+        backends.deps(true),
+    )
+    .await;
+    assert_eq!(second.handle.stats().dtls.engine.sessions_imported, 1);
+    dev.update_now().await.unwrap();
+    let updated = dev.wait_for(PATIENCE, |s| s.updates >= 1).await.unwrap();
+    assert_eq!(updated.dtls_handshakes, 1, "no new handshake: {updated:?}");
+    let read_result = second
+        .handle
+        .downlinks()
+        .send(&Target::endpoint("restarted"), read("/3/0/0"), None)
+        .await;
+    assert_eq!(read_result.unwrap().code, ResponseCode::CONTENT);
+    assert_eq!(second.handle.stats().dtls.engine.handshakes_started, 0);
+
+    dev.shutdown(true).await;
+    second.stop().await;
+    // The stopped node released its id.
+    assert!(backends.store.cluster.members(0).await.unwrap().is_empty());
+    backends.store.cleanup().await;
 }

@@ -29,12 +29,21 @@ fn exported_session_continues_on_a_new_server() {
             .2
             .clone();
 
+        assert_eq!(sim.server.established_session_ids(), vec![session]);
         let blob = sim.server.export_session(session).unwrap();
         assert!(blob.len() < 200, "compact: {} bytes", blob.len());
         // The new server (restart) imports it; the old one is gone.
         sim.server = DtlsServer::new(ServerConfig::default(), rng(77)).unwrap();
         let id = sim.server.import_session(sim.now, &blob, 0).unwrap();
         assert_eq!(sim.server.established_sessions(), 1);
+        assert_eq!(sim.server.established_session_ids(), vec![id]);
+        // The credential came along (no HandshakeComplete tells it).
+        assert_eq!(
+            sim.server.credential(id),
+            Some(&lwm2m_dtls::PeerCredential::Psk {
+                identity: b"dev".to_vec()
+            })
+        );
         assert_eq!(
             sim.server.export_session(id).unwrap(),
             blob,

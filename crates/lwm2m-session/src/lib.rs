@@ -28,6 +28,8 @@
 //! | `<p>:{shard:<n>}:expiry` | sorted set | endpoint, score = expiry ms (never later than the real one) | The sweep reads only what is due, never scans. Sharded by FNV-1a(endpoint) so no single hot key in a cluster. |
 //! | `<p>:{shard:<n>}:endpoints` | sorted set, scores 0 | endpoint | Stable lexicographic paging for `list` (cursor = shard + last endpoint), no duplicates unlike `SCAN`. |
 //! | `<p>:{shard:<n>}:claims` | hash | endpoint → sweep claim id | Which sweep currently owns a due endpoint (with a lease in the expiry score). |
+//! | `<p>:{nodes}:lease:<id>` | string, TTL | [`Member`] JSON | A transport node's lease on node id `<id>` (0–255), renewed by its heartbeat; changed only by scripts that check the holder. One tag for all 256, so one MGET lists the cluster. |
+//! | `<p>:{dtls:<id>}:parked` | list, TTL | DTLS session export blobs | Sessions a stopping node parked for the next holder of its node id ([`cluster`]). |
 //!
 //! Per-endpoint keys change only through Lua scripts on that endpoint's tag,
 //! which makes each endpoint its own lock. The other keys are other slots,
@@ -40,6 +42,7 @@
 //! compare-and-set can delete a registration, so each expiry is reported to
 //! exactly one node.
 
+pub mod cluster;
 pub mod error;
 pub mod memory;
 pub mod observation;
@@ -51,6 +54,7 @@ pub mod validate;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 
+pub use cluster::{ClusterStore, Member, MemoryCluster};
 pub use error::{Result, SessionError};
 pub use memory::MemoryStore;
 pub use observation::{Freshness, Observation};

@@ -300,17 +300,20 @@ mod tests {
 
     /// Clones share state, so "reopening" the store is cloning it: the
     /// closest a single process gets to a node restart.
-    struct MemoryHarness(MemoryStore);
+    struct MemoryHarness(MemoryStore, Arc<crate::cluster::MemoryCluster>);
 
     #[async_trait]
     impl Harness for MemoryHarness {
         async fn open(&self) -> Arc<dyn SessionStore> {
             Arc::new(self.0.clone())
         }
+        async fn open_cluster(&self) -> Arc<dyn crate::cluster::ClusterStore> {
+            self.1.clone()
+        }
         async fn cleanup(&self) {}
     }
 
-    crate::conformance_suite!(async { MemoryHarness(MemoryStore::new()) });
+    crate::conformance_suite!(async { MemoryHarness(MemoryStore::new(), Default::default()) });
 
     #[tokio::test]
     async fn clones_share_state() {

@@ -10,18 +10,25 @@
 //!
 //! Scenarios: `storm` (registration storm and memory), `notify` (notify
 //! throughput read back from Kafka, `tracker` keeps its books), `rpc`
-//! (Read latency through gRPC at fixed rates), `dtls` (handshakes per
+//! (Read latency through gRPC at fixed rates, paced by `pacer`),
+//! `dispatch_rpc` (the same Reads as durable operations through the
+//! dispatch service), `import_models` and `import_devices` (the OMA
+//! object registry and a device CSV through the registry's gRPC), `dtls` (handshakes per
 //! second and per core, memory per session, against the product) and
 //! `dtls_engine` (the engine's own cost per handshake, export blob size). Pure parts with unit tests:
 //! `percentiles`, `record`, `report`, `tracker`, parts of `process` and
 //! `redis_memory`.
 
+pub mod dispatch_rpc;
 pub mod dtls;
 pub mod dtls_engine;
 pub mod echo;
+pub mod import_devices;
+pub mod import_models;
 pub mod kafka_reference;
 pub mod load;
 pub mod notify;
+pub mod pacer;
 pub mod percentiles;
 pub mod process;
 pub mod product;

@@ -9,9 +9,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use lwm2m_bench::dispatch_rpc::{self, DispatchRpcArgs};
 use lwm2m_bench::dtls::{self, DtlsArgs};
 use lwm2m_bench::dtls_engine::{self, DtlsEngineArgs};
 use lwm2m_bench::echo::{self, EchoArgs};
+use lwm2m_bench::import_devices::{self, ImportDevicesArgs};
+use lwm2m_bench::import_models::{self, ImportModelsArgs};
 use lwm2m_bench::kafka_reference::{self, KafkaReferenceArgs};
 use lwm2m_bench::notify::{self, NotifyArgs};
 use lwm2m_bench::record::{Line, Section};
@@ -48,6 +51,15 @@ enum Command {
     Notify(NotifyArgs),
     /// Scenario 3: Read latency through gRPC at fixed rates.
     Rpc(RpcArgs),
+    /// Scenario 3 through the dispatch service: typed Reads as durable
+    /// operations at fixed rates (standalone).
+    RpcDispatch(DispatchRpcArgs),
+    /// Scenario 6: the OMA object registry (a directory of DDF files)
+    /// imported through the registry's gRPC (standalone).
+    ImportModels(ImportModelsArgs),
+    /// Scenario 6: a generated CSV of N devices imported through the
+    /// registry's gRPC as `lwm2mctl devices import` does (standalone).
+    ImportDevices(ImportDevicesArgs),
     /// Scenarios 5 and 4 for DTLS: handshakes per second and per core,
     /// memory per session, against the product.
     Dtls(DtlsArgs),
@@ -119,6 +131,9 @@ async fn run(command: Command) -> Result<()> {
         Command::Storm(args) => emit_all(storm::run(&args, &run_id).await?),
         Command::Notify(args) => notify::run(&args, &run_id).await?.emit(),
         Command::Rpc(args) => emit_all(rpc::run(&args, &run_id).await?),
+        Command::RpcDispatch(args) => emit_all(dispatch_rpc::run(&args, &run_id).await?),
+        Command::ImportModels(args) => emit_all(import_models::run(&args, &run_id).await?),
+        Command::ImportDevices(args) => emit_all(import_devices::run(&args, &run_id).await?),
         Command::Dtls(args) => emit_all(dtls::run(&args, &run_id).await?),
         Command::DtlsEngine(args) => emit_all(dtls_engine::run(&args)?),
         Command::Placeholders => emit_all(placeholders()),
@@ -130,22 +145,17 @@ fn emit_all(lines: Vec<Line>) -> Result<()> {
     lines.iter().try_for_each(Line::emit)
 }
 
-/// Scenario 6 and the multi-node rows wait for their components: a named row
-/// that says so, never a made-up number.
+/// The multi-node rows wait for their component: a named row that says
+/// so, never a made-up number.
 fn placeholders() -> Vec<Line> {
     let row = |name: &str, note: &str| Line {
         note: Some(note.to_owned()),
         ..Line::new(Section::Placeholder, name)
     };
-    vec![
-        row(
-            "cluster.forwarded_records",
-            "not yet: multi-node DTLS cluster",
-        ),
-        row("rpc.via_dispatch", "not yet: dispatch service"),
-        row("import.oma_models", "not yet: registry service"),
-        row("import.devices_csv_100k", "not yet: registry service"),
-    ]
+    vec![row(
+        "cluster.forwarded_records",
+        "not yet: multi-node DTLS cluster",
+    )]
 }
 
 fn read_json_lines<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<Vec<T>> {

@@ -72,6 +72,10 @@ pub struct Product {
     pub grpc: SocketAddr,
     /// The registry's gRPC (standalone only).
     pub registry_grpc: SocketAddr,
+    /// The dispatch service's gRPC (standalone only). Chosen here rather
+    /// than left at its default (`grpc.bind` port + 2), which nobody
+    /// reserved and another process may hold.
+    pub dispatch_grpc: SocketAddr,
     /// Cluster only: the topics this run publishes to.
     pub topics: Option<KafkaTopics>,
     pub brokers: String,
@@ -97,6 +101,7 @@ impl Product {
     ) -> Result<Product> {
         let workdir = tempfile::tempdir()?;
         let registry_grpc: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()?).parse()?;
+        let dispatch_grpc: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()?).parse()?;
         let coap: SocketAddr = format!("127.0.0.1:{}", free_udp_port()?).parse()?;
         let coaps: SocketAddr = format!("127.0.0.1:{}", free_udp_port()?).parse()?;
         let grpc: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()?).parse()?;
@@ -121,6 +126,7 @@ impl Product {
             .env("LWM2M_TRANSPORT_COAPS_BIND", coaps.to_string())
             .env("LWM2M_GRPC_BIND", grpc.to_string())
             .env("LWM2M_REGISTRY_GRPC_BIND", registry_grpc.to_string())
+            .env("LWM2M_DISPATCH_GRPC_BIND", dispatch_grpc.to_string())
             .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
             // BENCH_PRODUCT_LOG=debug shows what the product did.
             .env(
@@ -165,6 +171,7 @@ impl Product {
             coaps,
             grpc,
             registry_grpc,
+            dispatch_grpc,
             topics,
             brokers: args.brokers.clone(),
             redis,
@@ -218,6 +225,18 @@ impl Product {
     /// A gRPC client of the transport.
     pub async fn grpc_client(&self) -> Result<TransportClient<Channel>> {
         Ok(TransportClient::connect(format!("http://{}", self.grpc)).await?)
+    }
+
+    /// A channel to another gRPC surface of a standalone product (the
+    /// registry's, the dispatch service's). `--target all` starts them
+    /// beside the transport, not necessarily before the transport answers,
+    /// so this waits for the listener first.
+    pub async fn channel_to(&self, addr: SocketAddr) -> Result<Channel> {
+        crate::process::wait_for_tcp(addr, READY_TIMEOUT).await?;
+        Channel::from_shared(format!("http://{addr}"))?
+            .connect()
+            .await
+            .with_context(|| format!("cannot connect to gRPC on {addr}"))
     }
 
     /// Stops the product and deletes this run's Redis keys.

@@ -1,25 +1,22 @@
 //! Scenario 3, RPC latency: Reads of `/3/0/9` sent through the transport's
-//! gRPC `Downlink` at a fixed rate (open loop: request i is due at
-//! start + i/rate whatever happened before), round-robin over N registered
-//! devices. Latency is measured from when a request was due, not from when
-//! it was sent, so a server or client that falls behind shows up in the
-//! percentiles instead of silently lowering the rate (coordinated omission).
+//! gRPC `Downlink` at a fixed rate, open loop (`pacer`: latency from when a
+//! request was due), round-robin over N registered devices.
 //!
 //! Correct means: every Read answered 2.05 with one value. Anything else
 //! (gRPC error, timeout, other code) fails the run.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use lwm2m_proto::transport::v1::downlink_request::Operation;
 use lwm2m_proto::transport::v1::transport_client::TransportClient;
 use lwm2m_proto::transport::v1::{DownlinkRequest, ReadOperation};
-use tokio::sync::Semaphore;
 use tonic::transport::Channel;
 
 use crate::load::{device_template, Load};
 use crate::notify::PATH;
+use crate::pacer::{self, Paced};
 use crate::percentiles::summarize;
 use crate::process::CpuMeter;
 use crate::product::{Deployment, Product, ProductArgs};
@@ -117,12 +114,6 @@ async fn measure(args: &RpcArgs, run: &str, product: &mut Product) -> Result<Vec
     result
 }
 
-struct Paced {
-    latencies: Vec<Duration>,
-    /// From the first due time to the last answer.
-    elapsed: Duration,
-}
-
 /// Sends `total` Reads at `rate`; fails on the first wrong answer.
 async fn paced(
     args: &RpcArgs,
@@ -131,23 +122,14 @@ async fn paced(
     rate: u64,
     total: u64,
 ) -> Result<Paced> {
-    let permits = Arc::new(Semaphore::new(args.max_in_flight));
-    let start = Instant::now();
-    let mut tasks = Vec::with_capacity(total as usize);
-    for i in 0..total {
-        let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
-        tokio::time::sleep_until(due.into()).await;
-        let permit = Arc::clone(&permits).acquire_owned().await?;
-        let mut client = clients
-            .get(i as usize % clients.len())
-            .context("no gRPC client")?
-            .clone();
-        let endpoint = endpoints
-            .get(i as usize % endpoints.len())
-            .context("no device")?
-            .clone();
-        let timeout_ms = args.timeout_ms;
-        tasks.push(tokio::spawn(async move {
+    if clients.is_empty() || endpoints.is_empty() {
+        bail!("no gRPC client or no device");
+    }
+    let timeout_ms = args.timeout_ms;
+    pacer::paced("rpc", rate, total, args.max_in_flight, |i| {
+        let mut client = clients[i as usize % clients.len()].clone();
+        let endpoint = endpoints[i as usize % endpoints.len()].clone();
+        async move {
             let response = client
                 .downlink(DownlinkRequest {
                     endpoint: endpoint.clone(),
@@ -159,13 +141,11 @@ async fn paced(
                     })),
                 })
                 .await;
-            let done = Instant::now();
-            drop(permit);
             match response {
                 Ok(r) => {
                     let r = r.into_inner();
                     if r.code == "2.05" && r.values.len() == 1 {
-                        Ok((done, done.saturating_duration_since(due)))
+                        Ok(())
                     } else {
                         Err(format!(
                             "{endpoint}: Read answered {} {:?}",
@@ -175,28 +155,7 @@ async fn paced(
                 }
                 Err(status) => Err(format!("{endpoint}: Read failed: {status}")),
             }
-        }));
-    }
-    let mut latencies = Vec::with_capacity(tasks.len());
-    let mut last = start;
-    let mut errors = Vec::new();
-    for t in tasks {
-        match t.await? {
-            Ok((done, latency)) => {
-                last = last.max(done);
-                latencies.push(latency);
-            }
-            Err(e) => errors.push(e),
         }
-    }
-    if let Some(first) = errors.first() {
-        bail!(
-            "rpc at {rate}/s: {} of {total} Reads failed; first: {first}",
-            errors.len()
-        );
-    }
-    Ok(Paced {
-        latencies,
-        elapsed: last.saturating_duration_since(start),
     })
+    .await
 }

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::events::OperationEvents;
 use crate::lifecycle::Transition;
 use crate::link::{DeviceLink, LinkError};
+use crate::power::{reachable, Power};
 use crate::render::{self, Outcome};
 use crate::resolve::{self, Action, Context, DeviceView, KeyMap};
 use crate::store::{Created, DeviceKey, NewOperation, OperationRecord, OperationStore};
@@ -77,21 +78,6 @@ fn uses_keys(command: &Command) -> bool {
         Command::WriteComposite { nodes, .. } => nodes.iter().any(|(t, _)| key(t)),
         _ => false,
     }
-}
-
-/// Whether the device can be sent to now: any non-queue-mode device; a
-/// queue-mode one inside its awake window (`at=`, else `default_awake`)
-/// after its last uplink.
-pub fn reachable(reg: &Registration, now_ms: i64, default_awake: Duration) -> bool {
-    if !reg.queue_mode {
-        return true;
-    }
-    let awake = reg
-        .awake_time_s
-        .map(|s| Duration::from_secs(u64::from(s)))
-        .unwrap_or(default_awake);
-    let awake_ms = i64::try_from(awake.as_millis()).unwrap_or(i64::MAX);
-    now_ms < reg.last_seen_ms.saturating_add(awake_ms)
 }
 
 /// The paths whose values an answer carries, for rendering.
@@ -172,6 +158,30 @@ impl Engine {
         Ok(KeyMap::from_profile(&profile))
     }
 
+    /// The radio power saving of the device's profile; none without a
+    /// registry, a record or a profile (a lookup failure is logged and
+    /// treated as none: delivery is not held up by the registry).
+    async fn power(&self, endpoint: &str) -> Power {
+        let Some(registry) = &self.registry else {
+            return Power::default();
+        };
+        let profile = async {
+            let record = registry.lookup_endpoint(endpoint).await?;
+            match record.and_then(|r| r.device.profile_id) {
+                Some(id) => registry.profile(&id).await,
+                None => Ok(None),
+            }
+        };
+        match profile.await {
+            Ok(Some(profile)) => Power::of(&profile.config.power),
+            Ok(None) => Power::default(),
+            Err(e) => {
+                tracing::warn!(%endpoint, error = %e, "profile lookup failed; no power saving assumed");
+                Power::default()
+            }
+        }
+    }
+
     /// Resolves and stores `command` for the device and starts delivering;
     /// waits for the outcome unless told not to. Local methods
     /// (DiscoverAll, ObserveReadAll) are not operations: see `grpc`.
@@ -185,7 +195,12 @@ impl Engine {
         if endpoint.trim().is_empty() {
             return Err(Error::InvalidArgument("endpoint is empty".into()));
         }
-        let timeout = self.config.timeout(options.timeout_ms)?;
+        // Stored with the operation, so delivery, waiting and the stuck
+        // sweeper all allow for the device's paging delay.
+        let timeout = self
+            .power(endpoint)
+            .await
+            .device_timeout(self.config.timeout(options.timeout_ms)?);
         let reg = self.registration(tenant, endpoint).await?;
         let record = self.registry_record(endpoint).await?;
         // Operations are stored under the device's real tenant, so the
@@ -348,7 +363,8 @@ impl Engine {
             let Some(reg) = self.registration(&device.tenant, &device.endpoint).await? else {
                 return Ok(());
             };
-            if !reachable(&reg, now_ms(), self.config.default_awake_time) {
+            let power = self.power(&device.endpoint).await;
+            if !reachable(&reg, power, now_ms(), self.config.default_awake_time) {
                 return Ok(());
             }
             // An operation that went unanswered waits for the device to be
@@ -575,39 +591,6 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn queue_mode_devices_are_reachable_only_while_awake() {
-        let mut reg = Registration {
-            endpoint: "d".into(),
-            registration_id: "r".into(),
-            tenant: None,
-            lwm2m_version: lwm2m_core::Version::V1_1,
-            lifetime_s: 60,
-            binding: "UQ".into(),
-            queue_mode: true,
-            sms: None,
-            awake_time_s: None,
-            root_path: "/".into(),
-            supported_formats: vec![],
-            objects: Default::default(),
-            address: "127.0.0.1:1".into(),
-            node_id: String::new(),
-            registered_at_ms: 0,
-            last_update_ms: 1_000,
-            last_seen_ms: 1_000,
-            expires_at_ms: 0,
-            revision: 1,
-        };
-        let awake = Duration::from_millis(500);
-        assert!(reachable(&reg, 1_499, awake));
-        assert!(!reachable(&reg, 1_500, awake));
-        reg.awake_time_s = Some(10);
-        assert!(reachable(&reg, 10_999, awake));
-        assert!(!reachable(&reg, 11_000, awake));
-        reg.queue_mode = false;
-        assert!(reachable(&reg, i64::MAX, awake));
-    }
 
     #[test]
     fn keys_are_noticed_anywhere_in_a_command() {

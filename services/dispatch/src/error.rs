@@ -33,6 +33,9 @@ pub enum Error {
     Registry(String),
     #[error("transport: {0}")]
     Transport(String),
+    /// Kafka, for operation events and wake-ups.
+    #[error("event bus: {0}")]
+    Bus(String),
     #[error("configuration: {0}")]
     Config(String),
     #[error("io: {0}")]

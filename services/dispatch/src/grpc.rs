@@ -37,6 +37,7 @@ pub fn status_of(error: Error) -> Status {
         | Error::Session(_)
         | Error::Registry(_)
         | Error::Transport(_)
+        | Error::Bus(_)
         | Error::Io(_)
         | Error::Grpc(_) => Status::unavailable(message),
         Error::Config(_) => Status::internal(message),

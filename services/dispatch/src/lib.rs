@@ -9,7 +9,8 @@
 //! Layout: pure parts with their own unit tests — `command` (what was
 //! asked), `thingsboard` (the RPC JSON), `resolve` (keys → paths, object
 //! versions, values typed by `json_value`), `render` (answers → JSON and
-//! node trees), `lifecycle` (the state machine); IO — `store` (the SQL
+//! node trees), `lifecycle` (the state machine), `power` (awake windows
+//! and paging delay from PSM/eDRX); IO — `store` (the SQL
 //! operation store and its conformance suite), `link` (transport gRPC),
 //! `events` (lifecycle events, Kafka), `engine` (submit, deliver, sweep),
 //! `wake` (Register/Update from the bus or Kafka), `grpc` (the API).
@@ -25,6 +26,7 @@ pub mod json_value;
 pub mod lifecycle;
 pub mod link;
 pub mod local;
+pub mod power;
 pub mod proto;
 pub mod render;
 pub mod resolve;
@@ -78,9 +80,19 @@ pub struct DispatchHandle {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     server: JoinHandle<Result<(), Error>>,
+    /// True once other replicas' operation events are being relayed
+    /// (always true without Kafka).
+    relaying: watch::Receiver<bool>,
 }
 
 impl DispatchHandle {
+    /// Waits until this replica relays the other replicas' operation events
+    /// (a readiness signal: watchers connected before it may miss events).
+    pub async fn relay_ready(&self) {
+        let mut relaying = self.relaying.clone();
+        let _ = relaying.wait_for(|r| *r).await;
+    }
+
     pub fn stop(&self) {
         let _ = self.stop.send(true);
     }
@@ -114,7 +126,11 @@ pub async fn start(config: DispatchConfig, deps: DispatchDeps) -> Result<Dispatc
     }
     let store: Arc<dyn OperationStore> =
         Arc::new(SqlOperationStore::connect(&config.database_url, config.max_connections).await?);
-    let events = events::OperationEvents::new(config.watch_capacity, config.kafka.as_ref())?;
+    let events = events::OperationEvents::new(
+        config.watch_capacity,
+        config.kafka.as_ref(),
+        &config.replica_id,
+    )?;
     let link = deps
         .link
         .clone()
@@ -139,7 +155,14 @@ pub async fn start(config: DispatchConfig, deps: DispatchDeps) -> Result<Dispatc
             stop_rx.clone(),
         )));
     }
+    let (relaying_tx, relaying) = watch::channel(config.kafka.is_none());
     if let Some(kafka) = &config.kafka {
+        tasks.push(tokio::spawn(events::relay(
+            engine.events().clone(),
+            kafka.clone(),
+            relaying_tx,
+            stop_rx.clone(),
+        )));
         let consumer = wake::consumer(kafka)?;
         tasks.push(tokio::spawn(wake::from_kafka(
             engine.clone(),
@@ -160,6 +183,7 @@ pub async fn start(config: DispatchConfig, deps: DispatchDeps) -> Result<Dispatc
         stop,
         tasks,
         server,
+        relaying,
     })
 }
 

@@ -78,6 +78,12 @@ pub fn consumer(kafka: &DispatchKafka) -> Result<StreamConsumer> {
         )
         .set("enable.auto.commit", "true")
         .set("session.timeout.ms", "6000")
+        // A wake-up is only useful inside the device's awake window: do not
+        // let the broker hold a fetch for the default half second.
+        .set("fetch.wait.max.ms", "100")
+        // A topic created after dispatch starts is noticed within seconds,
+        // not librdkafka's default five minutes.
+        .set("topic.metadata.refresh.interval.ms", "10000")
         .create()
         .map_err(|e| Error::Config(format!("Kafka consumer: {e}")))?;
     consumer

@@ -15,20 +15,17 @@ use lwm2m_dispatch::{DispatchConfig, DispatchDeps, DispatchKafka};
 use lwm2m_proto::dispatch::v1::dispatch_client::DispatchClient;
 use lwm2m_proto::dispatch::v1::{
     CommandOptions, GetOperationRequest, OperationEvent, OperationEventKind, OperationState,
-    ReadRequest,
+    ReadRequest, WatchOperationsRequest,
 };
 use lwm2m_registry::conformance::{Harness, PostgresHarness};
 use lwm2m_sim::{Device, DeviceConfig, QueueMode};
 use lwm2m_transport::testing::{test_config, Backend, Store, TestNode, PATIENCE};
 use prost::Message;
 
+/// The device's and dispatch's idea of the queue-mode awake window.
+const AWAKE: Duration = Duration::from_secs(4);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-// Known failure, kept visible: on a fresh tansu (clean-clone CI) the wake-up
-// from the Kafka registrations topic never delivers the PENDING operation
-// within PATIENCE (attempts stay 0), and the test then hangs in rdkafka's
-// drop once the broker is gone. Passed for its author against a long-running
-// broker. Tracked in issue 6's closing note; un-ignore with the fix.
-#[ignore = "Kafka wake-up not delivered on a fresh tansu; see the comment"]
 async fn wake_ups_and_operation_events_go_through_kafka() {
     let broker = TestBroker::start_or_reuse().await;
     let topics = unique_topics("dispatch");
@@ -51,7 +48,11 @@ async fn wake_ups_and_operation_events_go_through_kafka() {
 
     let mut config = DispatchConfig::local(pg.database_url());
     config.transport_url = format!("http://{}", node.handle.grpc_addr);
-    config.default_awake_time = Duration::from_millis(300);
+    // The awake window must outlast the trip through Kafka (producer
+    // batching, the consumer's fetch wait): a window shorter than that, as
+    // this test once had, lets the device fall asleep before the wake-up is
+    // read, and the operation rightly stays PENDING.
+    config.default_awake_time = AWAKE;
     // Only the Kafka wake-up may deliver: no periodic re-check in this test.
     config.sweep_interval = Duration::from_secs(3600);
     config.kafka = Some(DispatchKafka {
@@ -68,14 +69,35 @@ async fn wake_ups_and_operation_events_go_through_kafka() {
         models: Arc::new(ModelRegistry::with_core_objects()),
         link: None,
     };
-    let dispatch = lwm2m_dispatch::start(config, deps).await.unwrap();
+    let dispatch = lwm2m_dispatch::start(config.clone(), deps.clone())
+        .await
+        .unwrap();
+    // A second replica: its watchers must see what the first one delivers.
+    let mut other_config = config;
+    other_config.replica_id = "dispatch-other".into();
+    other_config.migrate_on_start = false;
+    let other = lwm2m_dispatch::start(other_config, deps).await.unwrap();
+    tokio::time::timeout(PATIENCE, other.relay_ready())
+        .await
+        .expect("the second replica relays operation events");
+    let mut other_client = DispatchClient::connect(format!("http://{}", other.grpc_addr))
+        .await
+        .unwrap();
+    let mut watched = other_client
+        .watch_operations(WatchOperationsRequest {
+            endpoint: Some("kaf-1".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
 
     let device = Device::start(DeviceConfig {
         server: node.handle.coap_addr,
         endpoint: "kaf-1".into(),
         lwm2m_version: Version::V1_1,
         queue_mode: Some(QueueMode {
-            awake_time: Duration::from_millis(800),
+            awake_time: AWAKE,
             sleep_interval: Duration::from_secs(3600),
         }),
         value_change_interval: None,
@@ -151,6 +173,21 @@ async fn wake_ups_and_operation_events_go_through_kafka() {
         ]
     );
 
+    // The other replica's watcher saw the same lifecycle, relayed from Kafka.
+    let mut seen = Vec::new();
+    while seen.last() != Some(&OperationEventKind::Successful) {
+        let event = tokio::time::timeout(PATIENCE, watched.message())
+            .await
+            .expect("the other replica relays the lifecycle")
+            .unwrap()
+            .unwrap();
+        assert_eq!(event.operation.as_ref().unwrap().id, op.id);
+        seen.push(event.kind());
+    }
+    assert_eq!(seen, kinds);
+    drop(watched);
+
+    other.shutdown().await.unwrap();
     dispatch.shutdown().await.unwrap();
     drop(device);
     node.stop().await;

@@ -371,3 +371,74 @@ async fn post_registration_actions_and_watch() {
     drop(dev);
     setup.stop().await;
 }
+
+/// A PSM device (no queue mode: its binding says nothing) is reachable only
+/// for the profile's activity timer after an uplink; an eDRX device always,
+/// with its cycle added to the device timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psm_and_edrx_profiles_shape_delivery() {
+    use lwm2m_registry::profile::{PowerMode, PowerSettings};
+    let setup = Setup::start(|_| {}).await;
+    setup
+        .set_power(PowerSettings {
+            mode: Some(PowerMode::Psm),
+            psm_activity_timer_ms: Some(1_000),
+            ..Default::default()
+        })
+        .await;
+    let dev = setup.device("psm-1", Version::V1_1, None).await;
+    // Past the activity timer: the radio is off, whatever the binding says.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let mut c = setup.client(0).await;
+    let served = dev.status().requests_served;
+    let op = queue(
+        &mut c,
+        "psm-1",
+        r#"{"method":"Read","params":{"id":"/3/0/9"}}"#,
+    )
+    .await;
+    // Give a wrong delivery every chance to happen (the sweeper runs every 200 ms).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let now = c
+        .get_operation(GetOperationRequest { id: op.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((now.state(), now.attempts), (OperationState::Pending, 0));
+    assert_eq!(
+        dev.status().requests_served,
+        served,
+        "sent outside the PSM window"
+    );
+    dev.update_now().await.unwrap();
+    assert_eq!(
+        finished(&mut c, &op.id).await.state(),
+        OperationState::Successful
+    );
+
+    setup
+        .set_power(PowerSettings {
+            mode: Some(PowerMode::EDrx),
+            edrx_cycle_ms: Some(5_120),
+            ..Default::default()
+        })
+        .await;
+    let (_, response) = call_with(
+        &mut c,
+        "psm-1",
+        r#"{"method":"Read","params":{"id":"/3/0/9"}}"#,
+        Some(CommandOptions {
+            timeout_ms: 1_000,
+            ..Default::default()
+        }),
+    )
+    .await;
+    let op = response.operation.unwrap();
+    assert_eq!(op.state(), OperationState::Successful);
+    assert_eq!(
+        op.timeout_ms, 6_120,
+        "the eDRX cycle is added to the timeout"
+    );
+    drop(dev);
+    setup.stop().await;
+}

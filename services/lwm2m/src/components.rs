@@ -14,9 +14,11 @@ use lwm2m_registry::lookup::RegistryLookup;
 use lwm2m_registry::service::Limits;
 use lwm2m_registry::KafkaFeed;
 use lwm2m_registry::{PoolConfig, RegistryConfig, RegistryDeps, RegistryHandle};
-use lwm2m_session::{MemoryStore, RedisStore, SessionStore};
+use lwm2m_session::{ClusterStore, MemoryCluster, MemoryStore, RedisStore, SessionStore};
 use lwm2m_transport::dtls::{pem_certificates, CertificateConfig, PrivateKey};
-use lwm2m_transport::{TransportConfig, TransportDeps, TransportHandle};
+use lwm2m_transport::{
+    ClusterConfig, NodeIdSource, TransportConfig, TransportDeps, TransportHandle,
+};
 
 use crate::{Error, Settings};
 
@@ -43,14 +45,53 @@ pub fn transport_config(settings: &Settings) -> TransportConfig {
         ..TransportConfig::default()
     };
     config.dtls.connection_id_length = usize::from(s.dtls.connection_id_length);
-    // -1 ("derive it") is 0 until the cluster issue derives node ids.
     config.dtls.node_id = u8::try_from(s.node.id).unwrap_or(0);
+    config.cluster = ClusterConfig {
+        node_id_source: match (s.node.id, s.node.derive.as_str()) {
+            (0.., _) => NodeIdSource::Fixed,
+            (_, "ordinal") => NodeIdSource::Ordinal {
+                hostname: hostname(),
+            },
+            _ => NodeIdSource::Lease,
+        },
+        lease_ttl: Duration::from_millis(s.node.lease_ttl_ms),
+        heartbeat: Duration::from_millis(s.node.heartbeat_ms),
+        parked_session_ttl: Duration::from_secs(s.node.parked_session_ttl_s),
+        // Checked in `Settings::validate`.
+        forward_bind: s.node.forward_bind.parse().ok(),
+        forward_advertise: (!s.node.forward_advertise.is_empty())
+            .then(|| s.node.forward_advertise.clone()),
+        key: s.node.cluster_key.as_bytes().to_vec(),
+    };
     config.coap.ack_timeout = Duration::from_millis(s.coap.ack_timeout_ms);
     config.coap.ack_random_factor = s.coap.ack_random_factor;
     config.coap.max_retransmit = u32::from(s.coap.max_retransmit);
     config.coap.preferred_block_size = s.coap.block_size;
     config.coap.max_body_size = s.coap.max_reassembly_bytes;
     config
+}
+
+/// This host's name: `HOSTNAME` (set in every Kubernetes pod), else
+/// `/etc/hostname`.
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Node-id leases and parked DTLS sessions, next to the sessions.
+pub async fn cluster_store(settings: &Settings) -> Result<Arc<dyn ClusterStore>, Error> {
+    let url = settings.storage.sessions.as_str();
+    if url == "memory" {
+        return Ok(Arc::new(MemoryCluster::new()));
+    }
+    let store = RedisStore::connect(url, &settings.storage.session_prefix)
+        .await
+        .map_err(|e| Error::config("storage.sessions", format!("cannot use {url}: {e}")))?;
+    Ok(Arc::new(store))
 }
 
 /// The session store: in memory for standalone, Redis for a cluster.
@@ -97,11 +138,13 @@ pub fn uplink_bus(settings: &Settings) -> Result<Arc<dyn UplinkBus>, Error> {
 pub struct Backends {
     pub sessions: Arc<dyn SessionStore>,
     pub bus: Arc<dyn UplinkBus>,
+    pub cluster: Arc<dyn ClusterStore>,
 }
 
 impl Backends {
     pub async fn new(settings: &Settings) -> Result<Self, Error> {
         Ok(Backends {
+            cluster: cluster_store(settings).await?,
             sessions: session_store(settings).await?,
             bus: uplink_bus(settings)?,
         })
@@ -143,6 +186,7 @@ pub async fn start_transport_on(
         bus: backends.bus.clone(),
         models: Arc::new(ModelRegistry::with_core_objects()),
         registry,
+        cluster: Some(backends.cluster.clone()),
     };
     let mut config = transport_config(settings);
     config.dtls.certificate = dtls_certificate(settings)?;
@@ -343,6 +387,28 @@ mod tests {
     }
 
     #[test]
+    fn node_id_sources_follow_the_settings() {
+        let mut s = Settings::default();
+        assert_eq!(
+            transport_config(&s).cluster.node_id_source,
+            NodeIdSource::Lease
+        );
+        s.node.derive = "ordinal".into();
+        assert!(matches!(
+            transport_config(&s).cluster.node_id_source,
+            NodeIdSource::Ordinal { .. }
+        ));
+        s.node.forward_bind = "127.0.0.1:5701".into();
+        s.node.cluster_key = "0123456789abcdef".into();
+        let c = transport_config(&s);
+        assert_eq!(
+            c.cluster.forward_bind,
+            Some("127.0.0.1:5701".parse().unwrap())
+        );
+        assert_eq!(c.cluster.key, b"0123456789abcdef");
+    }
+
+    #[test]
     fn dtls_settings_reach_the_transport_config() {
         let mut s = Settings::default();
         let c = transport_config(&s);
@@ -355,6 +421,7 @@ mod tests {
         let c = transport_config(&s);
         assert_eq!(c.dtls.connection_id_length, 6);
         assert_eq!(c.dtls.node_id, 3);
+        assert_eq!(c.cluster.node_id_source, NodeIdSource::Fixed);
         assert_eq!(c.dtls_bind, None);
         s.dtls.trust_store_file = "/nonexistent/ca.pem".into();
         let err = dtls_certificate(&s).unwrap_err().to_string();

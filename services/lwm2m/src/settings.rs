@@ -42,13 +42,43 @@ pub struct Settings {
 #[serde(default, deny_unknown_fields)]
 pub struct NodeSettings {
     /// Node id 0-255 carried in the first byte of DTLS Connection IDs; -1 means
-    /// "derive it" (StatefulSet ordinal or Redis lease, in the cluster issue).
+    /// "derive it" as `derive` says.
     pub id: i16,
+    /// With `id = -1`: `lease` (the lowest id no live node holds, leased in
+    /// the session store) or `ordinal` (a StatefulSet pod's ordinal, from
+    /// the hostname: `lwm2m-transport-2` → 2).
+    pub derive: String,
+    /// A node's lease on its id lapses this long after its last heartbeat.
+    pub lease_ttl_ms: u64,
+    /// How often a node renews its lease (at most half of `lease_ttl_ms`).
+    pub heartbeat_ms: u64,
+    /// How long DTLS sessions parked by a stopping node wait for the next
+    /// node with its id.
+    pub parked_session_ttl_s: u64,
+    /// Internal UDP address for DTLS records other nodes forward here (their
+    /// Connection ID names this node); empty: no forwarding (a single node).
+    pub forward_bind: String,
+    /// The forwarding address other nodes use (e.g. the pod IP); empty: the
+    /// bound address.
+    pub forward_advertise: String,
+    /// Secret shared by all nodes, authenticating forwarded records (16
+    /// bytes or more; required with `forward_bind`). Set it from a Secret
+    /// (`LWM2M_NODE_CLUSTER_KEY`).
+    pub cluster_key: String,
 }
 
 impl Default for NodeSettings {
     fn default() -> Self {
-        NodeSettings { id: -1 }
+        NodeSettings {
+            id: -1,
+            derive: "lease".into(),
+            lease_ttl_ms: 15_000,
+            heartbeat_ms: 5_000,
+            parked_session_ttl_s: 600,
+            forward_bind: String::new(),
+            forward_advertise: String::new(),
+            cluster_key: String::new(),
+        }
     }
 }
 
@@ -491,6 +521,38 @@ impl Settings {
                 "must be between 0 and 255, or -1 to derive it",
             ));
         }
+        if !matches!(self.node.derive.as_str(), "lease" | "ordinal") {
+            return Err(Error::config(
+                "node.derive",
+                format!(
+                    "{:?} is neither \"lease\" nor \"ordinal\"",
+                    self.node.derive
+                ),
+            ));
+        }
+        if !self.node.forward_bind.is_empty() {
+            if self.node.forward_bind.parse::<SocketAddr>().is_err() {
+                return Err(Error::config(
+                    "node.forward_bind",
+                    format!(
+                        "{:?} is not an address like 0.0.0.0:5690",
+                        self.node.forward_bind
+                    ),
+                ));
+            }
+            if self.node.cluster_key.len() < 16 {
+                return Err(Error::config(
+                    "node.cluster_key",
+                    "record forwarding needs a cluster key of at least 16 bytes",
+                ));
+            }
+        }
+        if self.node.heartbeat_ms == 0 || self.node.heartbeat_ms * 2 > self.node.lease_ttl_ms {
+            return Err(Error::config(
+                "node.heartbeat_ms",
+                "must be above 0 and at most half of node.lease_ttl_ms",
+            ));
+        }
         let cid = self.dtls.connection_id_length;
         // RFC 9146 allows up to 255; one byte carries the node id, and fewer
         // than 4 bytes leave too little room to tell sessions apart.
@@ -673,6 +735,39 @@ mod tests {
         );
         let err = Settings::load(None, env(&[("LWM2M_COAP_BLOCK_SIZE", "100")])).unwrap_err();
         assert!(err.to_string().contains("coap.block_size"), "{err}");
+    }
+
+    #[test]
+    fn cluster_node_settings_come_from_env_and_are_checked() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("LWM2M_NODE_FORWARD_BIND", "127.0.0.1:5701"),
+                ("LWM2M_NODE_CLUSTER_KEY", "0123456789abcdef0123"),
+                ("LWM2M_NODE_DERIVE", "ordinal"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.node.forward_bind, "127.0.0.1:5701");
+        assert_eq!(s.node.derive, "ordinal");
+        for (vars, key) in [
+            (
+                vec![("LWM2M_NODE_FORWARD_BIND", "127.0.0.1:5701")],
+                "node.cluster_key",
+            ),
+            (
+                vec![("LWM2M_NODE_FORWARD_BIND", "nowhere")],
+                "node.forward_bind",
+            ),
+            (vec![("LWM2M_NODE_DERIVE", "dice")], "node.derive"),
+            (
+                vec![("LWM2M_NODE_HEARTBEAT_MS", "10000")],
+                "node.heartbeat_ms",
+            ),
+        ] {
+            let err = Settings::load(None, env(&vars)).unwrap_err().to_string();
+            assert!(err.contains(key), "{vars:?}: {err}");
+        }
     }
 
     #[test]

@@ -98,6 +98,9 @@ pub struct TransportConfig {
     pub device_overrides: HashMap<String, DeviceOverrides>,
     /// How long shutdown waits for the bus to deliver buffered events.
     pub shutdown_flush_timeout: Duration,
+    /// Node id source, its lease, and parked DTLS sessions (with a cluster
+    /// store in `TransportDeps`).
+    pub cluster: crate::cluster::ClusterConfig,
 }
 
 impl Default for TransportConfig {
@@ -126,6 +129,7 @@ impl Default for TransportConfig {
             sender_scan_limit: 10_000,
             device_overrides: HashMap::new(),
             shutdown_flush_timeout: Duration::from_secs(5),
+            cluster: crate::cluster::ClusterConfig::default(),
         }
     }
 }
@@ -163,6 +167,7 @@ impl TransportConfig {
         if self.expiry_batch == 0 {
             return Err(Error::Config("expiry_batch must be > 0".into()));
         }
+        self.cluster.validate()?;
         self.coap_config().map(|_| ())
     }
 

@@ -29,12 +29,15 @@
 //!   response decoding per operation), `content_format` (format policy),
 //!   `queue_mode` (held downlinks for sleeping devices), `forward`.
 //! - `expiry`: the lifetime sweeper.
+//! - `cluster`: the node id (config, StatefulSet ordinal or lease) and its
+//!   heartbeat; DTLS sessions parked at stop and restored at start.
 //! - `grpc`: `lwm2m.transport.v1.Transport`, health, reflection; `proto_convert`.
 //! - `events` (uplink event builders), `decode`, `nodes`, `address_index`,
 //!   `stats`, `config`, `error`, `clock`.
 
 mod address_index;
 mod clock;
+pub mod cluster;
 mod config;
 pub mod content_format;
 mod decode;
@@ -72,6 +75,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use cluster::{ClusterConfig, NodeIdSource};
 pub use config::{DeviceOverrides, StaticPsk, TransportConfig};
 pub use downlink::{Downlinks, Target};
 pub use error::Error;
@@ -93,6 +97,9 @@ pub struct TransportHandle {
     pub grpc_addr: SocketAddr,
     /// This node's id in registrations.
     pub node_id: String,
+    /// The node id in the first byte of this node's DTLS Connection IDs
+    /// (configured, from the StatefulSet ordinal, or leased).
+    pub cid_node_id: u8,
     /// Resolves when every task of the node has stopped.
     pub join: JoinHandle<Result<(), Error>>,
     stop: Arc<watch::Sender<bool>>,
@@ -153,30 +160,59 @@ pub async fn run(
 /// bound addresses (bind port 0 in tests). The node stops when `shutdown`
 /// completes or [`TransportHandle::stop`] is called.
 pub async fn start(
-    config: TransportConfig,
+    mut config: TransportConfig,
     deps: TransportDeps,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<TransportHandle, Error> {
     config.validate()?;
     let endpoint = CoapEndpoint::<SocketAddr>::new(config.coap_config()?)?;
     let socket = UdpSocket::bind(config.coap_bind).await?;
-    let secure = match config.dtls_bind {
-        Some(bind) => Some(secure_parts(&config, bind).await?),
-        None => None,
-    };
     let listener = TcpListener::bind(config.grpc_bind).await?;
     let coap_addr = socket.local_addr()?;
-    let dtls_addr = match &secure {
-        Some((socket, ..)) => Some(socket.local_addr()?),
-        None => None,
-    };
     let grpc_addr = listener.local_addr()?;
     let advertised = config
         .grpc_advertise
         .clone()
         .unwrap_or_else(|| grpc_addr.to_string());
+    let forward_socket = match config.cluster.forward_bind {
+        Some(bind) => Some(UdpSocket::bind(bind).await?),
+        None => None,
+    };
+    let forward_advertised = match (&forward_socket, &config.cluster.forward_advertise) {
+        (Some(_), Some(advertised)) => advertised.clone(),
+        (Some(socket), None) => socket.local_addr()?.to_string(),
+        (None, _) => String::new(),
+    };
+    // The node id (first byte of our Connection IDs) is settled, and its
+    // lease held, before the DTLS engine exists.
+    let (cid_node_id, lease) = cluster::identity::acquire(
+        &config.cluster,
+        config.dtls.node_id,
+        deps.cluster.as_ref(),
+        &advertised,
+        &forward_advertised,
+    )
+    .await?;
+    config.dtls.node_id = cid_node_id;
+    let secure = match config.dtls_bind {
+        Some(bind) => match secure_parts(&config, bind).await {
+            Ok(parts) => Some(parts),
+            Err(e) => {
+                if let Some(lease) = &lease {
+                    lease.release().await;
+                }
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    let dtls_addr = match &secure {
+        Some((socket, ..)) => Some(socket.local_addr()?),
+        None => None,
+    };
     let node_id = config.node_id.clone().unwrap_or(advertised);
     let flush_timeout = config.shutdown_flush_timeout;
+    let heartbeat_every = config.cluster.heartbeat;
 
     let (commands, command_rx) = mpsc::channel(driver::COMMAND_QUEUE);
     let (secure_commands, secure_rx) = mpsc::channel(driver::COMMAND_QUEUE);
@@ -194,6 +230,48 @@ pub async fn start(
     ));
 
     provisioning::watch(&node);
+    // Sessions the previous holder of this node id parked come back before
+    // the first datagram is read.
+    let secure = match (secure, &node.parking) {
+        (Some((socket, mut server, endpoint)), Some(parking)) => {
+            parking
+                .restore(&mut server, std::time::Instant::now())
+                .await;
+            Some((socket, server, endpoint))
+        }
+        (secure, _) => secure,
+    };
+    // Forwarding needs the other nodes' addresses: the lease records.
+    let members = cluster::members::Members::default();
+    let forwarding = match (forward_socket, &node.parking) {
+        (Some(socket), Some(parking)) => {
+            tokio::spawn(members.clone().refresh(
+                Arc::clone(&parking.store),
+                heartbeat_every,
+                stop_rx.clone(),
+            ));
+            Some(secure::forwarding::Forwarding::new(
+                socket,
+                node.config.cluster.key.clone(),
+                cid_node_id,
+                members,
+            ))
+        }
+        (Some(_), None) => {
+            tracing::warn!("record forwarding needs the cluster store: off");
+            None
+        }
+        (None, _) => None,
+    };
+    let heartbeat = lease.clone().map(|lease| {
+        let (rx, done) = (stop_rx.clone(), {
+            let stop = Arc::clone(&stop);
+            move || {
+                let _ = stop.send(true);
+            }
+        });
+        tokio::spawn(lease.heartbeat(heartbeat_every, rx, done))
+    });
 
     let external = Arc::clone(&stop);
     tokio::spawn(async move {
@@ -218,7 +296,9 @@ pub async fn start(
     let dtls = secure.map(|(socket, server, endpoint)| {
         let (node, rx, done) = (Arc::clone(&node), stop_rx.clone(), stopping(&stop));
         tokio::spawn(async move {
-            let result = secure::driver::run(node, socket, server, endpoint, secure_rx, rx).await;
+            let result =
+                secure::driver::run(node, socket, server, endpoint, forwarding, secure_rx, rx)
+                    .await;
             done();
             result
         })
@@ -244,18 +324,26 @@ pub async fn start(
         if let Err(e) = bus.flush(flush_timeout).await {
             tracing::warn!(error = %e, "uplink bus not flushed at shutdown");
         }
+        // Last: the DTLS task has parked its sessions under our id by now.
+        if let Some(heartbeat) = heartbeat {
+            let _ = heartbeat.await;
+        }
+        if let Some(lease) = lease {
+            lease.release().await;
+        }
         let joined = |r: Result<Result<(), Error>, tokio::task::JoinError>| match r {
             Ok(result) => result,
             Err(e) => Err(Error::Config(format!("transport task failed: {e}"))),
         };
         joined(udp).and(joined(dtls)).and(joined(grpc))
     });
-    tracing::info!(%coap_addr, ?dtls_addr, %grpc_addr, %node_id, "transport node started");
+    tracing::info!(%coap_addr, ?dtls_addr, %grpc_addr, %node_id, cid_node_id, "transport node started");
     Ok(TransportHandle {
         coap_addr,
         dtls_addr,
         grpc_addr,
         node_id,
+        cid_node_id,
         join,
         stop,
         node,

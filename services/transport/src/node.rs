@@ -11,11 +11,12 @@ use lwm2m_core::{ModelRegistry, Version};
 use lwm2m_proto::events::v1::uplink_event::Payload;
 use lwm2m_proto::events::v1::UplinkEvent;
 use lwm2m_registry::lookup::RegistryLookup;
-use lwm2m_session::{Registration, SessionStore};
+use lwm2m_session::{ClusterStore, Registration, SessionStore};
 use tokio::sync::{watch, Semaphore};
 
 use crate::address_index::AddressIndex;
 use crate::clock::now_ms;
+use crate::cluster::parking::Parking;
 use crate::config::TransportConfig;
 use crate::driver::{self, DriverHandle};
 use crate::error::Error;
@@ -42,6 +43,10 @@ pub struct TransportDeps {
     /// Devices, credentials and profiles. `None`: every endpoint may
     /// register and no profile runs (plain tests, benchmarks).
     pub registry: Option<Arc<dyn RegistryLookup>>,
+    /// Node-id leases and parked DTLS sessions (the same Redis as the
+    /// sessions in a cluster, in memory standalone). `None`: the configured
+    /// node id is used unchecked and sessions are not parked.
+    pub cluster: Option<Arc<dyn ClusterStore>>,
 }
 
 impl std::fmt::Debug for TransportDeps {
@@ -73,6 +78,8 @@ pub(crate) struct Node {
     pub permits: Arc<Semaphore>,
     /// Turns true when the node stops (ends long-lived gRPC streams).
     pub stop: watch::Receiver<bool>,
+    /// Where DTLS sessions are parked at stop (with a cluster store).
+    pub parking: Option<Parking>,
 }
 
 impl Node {
@@ -98,6 +105,11 @@ impl Node {
             counters: Counters::default(),
             addresses: AddressIndex::default(),
             forwarder: Forwarder::default(),
+            parking: deps.cluster.map(|store| Parking {
+                store,
+                node_id: config.dtls.node_id,
+                ttl: config.cluster.parked_session_ttl,
+            }),
             config,
         }
     }

@@ -81,6 +81,19 @@ pub struct DtlsStats {
     /// Requests over DTLS (and plain requests for a DTLS registration)
     /// refused because the session's identity is not the registration's.
     pub identity_mismatches: u64,
+    /// Records whose Connection ID names another node, forwarded to it.
+    pub records_forwarded: u64,
+    /// Records other nodes forwarded here (this node owns their session).
+    pub records_taken_over: u64,
+    /// Records this node sent out to devices on behalf of their owner
+    /// (the device was heard here).
+    pub records_relayed: u64,
+    /// Cluster frames refused (bad MAC, malformed).
+    pub frames_refused: u64,
+    /// Records whose Connection ID names a node that is not a member (gone)
+    /// and whose session no one took over: dropped (see docs/cluster.md on
+    /// why no alert can make the device handshake sooner).
+    pub records_for_gone_nodes: u64,
 }
 
 /// The live counters behind [`TransportStats`].
@@ -91,6 +104,11 @@ pub(crate) struct Counters {
     dtls: Mutex<(lwm2m_dtls::Stats, u64, u64)>,
     pub psk_lookups_failed: AtomicU64,
     pub identity_mismatches: AtomicU64,
+    pub records_forwarded: AtomicU64,
+    pub records_taken_over: AtomicU64,
+    pub records_relayed: AtomicU64,
+    pub frames_refused: AtomicU64,
+    pub records_for_gone_nodes: AtomicU64,
     pub datagrams_received: AtomicU64,
     pub datagrams_sent: AtomicU64,
     pub send_errors: AtomicU64,
@@ -150,6 +168,11 @@ impl Counters {
                 sessions_established: established,
                 psk_lookups_failed: get(&self.psk_lookups_failed),
                 identity_mismatches: get(&self.identity_mismatches),
+                records_forwarded: get(&self.records_forwarded),
+                records_taken_over: get(&self.records_taken_over),
+                records_relayed: get(&self.records_relayed),
+                frames_refused: get(&self.frames_refused),
+                records_for_gone_nodes: get(&self.records_for_gone_nodes),
             },
             datagrams_received: get(&self.datagrams_received),
             datagrams_sent: get(&self.datagrams_sent),

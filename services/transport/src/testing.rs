@@ -18,7 +18,7 @@ use lwm2m_proto::events::v1::uplink_event::Payload;
 use lwm2m_proto::events::v1::ValueSource;
 use lwm2m_proto::events::v1::{RegistrationEvent, RegistrationKind, ResourceValues, UplinkEvent};
 use lwm2m_proto::transport::v1::transport_client::TransportClient;
-use lwm2m_session::{MemoryStore, RedisStore, SessionStore};
+use lwm2m_session::{ClusterStore, MemoryCluster, MemoryStore, RedisStore, SessionStore};
 
 use crate::{TransportConfig, TransportDeps, TransportHandle, TransportStats};
 
@@ -38,6 +38,8 @@ pub enum Backend {
 /// A session store for one test; `cleanup` deletes its Redis keys.
 pub struct Store {
     pub sessions: Arc<dyn SessionStore>,
+    /// Node-id leases and parked DTLS sessions on the same backend.
+    pub cluster: Arc<dyn ClusterStore>,
     redis: Option<Arc<RedisStore>>,
 }
 
@@ -46,6 +48,7 @@ impl Store {
         match backend {
             Backend::Memory => Store {
                 sessions: Arc::new(MemoryStore::new()),
+                cluster: Arc::new(MemoryCluster::new()),
                 redis: None,
             },
             Backend::Redis => {
@@ -59,6 +62,7 @@ impl Store {
                 );
                 Store {
                     sessions: redis.clone(),
+                    cluster: redis.clone(),
                     redis: Some(redis),
                 }
             }
@@ -128,6 +132,7 @@ impl TestNode {
             bus,
             models: Arc::new(models),
             registry: None,
+            cluster: None,
         };
         Self::start_deps(config, deps).await
     }

@@ -118,6 +118,7 @@ impl Fleet {
                 bus: Arc::new(MemoryBus::new(4096)),
                 models: Arc::new(ModelRegistry::with_core_objects()),
                 registry: Some(Arc::new(self.registry.clone())),
+                cluster: None,
             },
         )
         .await

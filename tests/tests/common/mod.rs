@@ -19,6 +19,8 @@ use tokio::sync::mpsc;
 
 pub use lwm2m_transport::testing::*;
 
+pub mod udp_balancer;
+
 /// The workspace root (this crate lives in `<root>/tests`).
 pub fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

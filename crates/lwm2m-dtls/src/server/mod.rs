@@ -16,7 +16,7 @@ use crate::codec::Reader;
 use crate::config::ServerConfig;
 use crate::cookie::CookieKeys;
 use crate::error::Error;
-use crate::event::{CloseReason, Event, SessionId, Transmit};
+use crate::event::{CloseReason, Event, PeerCredential, SessionId, Transmit};
 use crate::handshake::messages::{encode_hello_verify_request, ClientHello};
 use crate::handshake::negotiate::negotiate;
 use crate::handshake::server::ServerHandshake;
@@ -165,6 +165,25 @@ impl DtlsServer {
     /// The current address of a session.
     pub fn peer_addr(&self, session: SessionId) -> Option<SocketAddr> {
         self.sessions.get(&session).map(|s| s.addr)
+    }
+
+    /// The ids of every established session (to export them all, e.g. when
+    /// a node stops and parks its sessions for its successor).
+    pub fn established_session_ids(&self) -> Vec<SessionId> {
+        let mut ids: Vec<SessionId> = self
+            .sessions
+            .values()
+            .filter(|s| s.export_state().is_some())
+            .map(|s| s.id)
+            .collect();
+        ids.sort_unstable_by_key(|id| id.0);
+        ids
+    }
+
+    /// How the peer of an established session authenticated (also for
+    /// imported sessions, which raise no `HandshakeComplete`).
+    pub fn credential(&self, session: SessionId) -> Option<&PeerCredential> {
+        self.sessions.get(&session)?.credential.as_ref()
     }
 
     /// The session currently bound to an address (for drivers keyed by address).

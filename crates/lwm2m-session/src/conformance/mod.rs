@@ -11,6 +11,7 @@
 //! This is test-support code: assertions (and so panics) are its purpose.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cluster_cases;
 mod expiry_cases;
 mod listing_cases;
 mod observation_cases;
@@ -27,6 +28,7 @@ use crate::observation::Observation;
 use crate::registration::{generate_registration_id, ObjectEntry, Registration};
 use crate::store::SessionStore;
 
+pub use cluster_cases::*;
 pub use expiry_cases::*;
 pub use listing_cases::*;
 pub use observation_cases::*;
@@ -38,6 +40,9 @@ pub trait Harness: Send + Sync + 'static {
     /// A store handle on the harness' shared state, as a freshly started
     /// node would open it. Several handles act as several nodes.
     async fn open(&self) -> Arc<dyn SessionStore>;
+    /// A cluster-membership handle on the same shared state (each call: a
+    /// node of its own).
+    async fn open_cluster(&self) -> Arc<dyn crate::cluster::ClusterStore>;
     /// Removes whatever the case stored (runs even if the case panicked).
     async fn cleanup(&self);
 }
@@ -84,6 +89,10 @@ macro_rules! conformance_suite {
             notification_freshness_is_shared,
             list_pages_cover_everything_once,
             list_skips_deregistered,
+            node_ids_are_never_held_twice,
+            racing_nodes_get_distinct_ids,
+            a_lapsed_lease_can_be_taken,
+            parked_sessions_go_to_the_next_holder_once,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -91,6 +91,19 @@ impl Keys {
         format!("{}:{{shard:{shard}}}:claims", self.prefix)
     }
 
+    /// `<prefix>:{nodes}:lease:<id>`: a node id's lease (a [`crate::cluster::Member`]
+    /// as JSON, with a TTL). One hash tag for all 256, so they are read with
+    /// one MGET also on Redis Cluster.
+    pub(crate) fn node_lease(&self, node_id: u8) -> String {
+        format!("{}:{{nodes}}:lease:{node_id}", self.prefix)
+    }
+
+    /// `<prefix>:{dtls:<id>}:parked`: list of DTLS session export blobs
+    /// parked by the node that held `node_id`, with a TTL.
+    pub(crate) fn parked_dtls(&self, node_id: u8) -> String {
+        format!("{}:{{dtls:{node_id}}}:parked", self.prefix)
+    }
+
     /// SCAN pattern for every key of this prefix (test cleanup).
     #[cfg(any(test, feature = "testing"))]
     pub(crate) fn pattern(&self) -> String {

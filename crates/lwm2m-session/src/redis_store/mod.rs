@@ -18,7 +18,7 @@ mod expiry;
 mod keys;
 mod observations;
 mod registrations;
-mod scripts;
+pub(crate) mod scripts;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
@@ -75,7 +75,7 @@ impl RedisStoreConfig {
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
-    keys: Keys,
+    pub(crate) keys: Keys,
     config: RedisStoreConfig,
 }
 
@@ -121,7 +121,7 @@ impl RedisStore {
         &self.config
     }
 
-    fn conn(&self) -> ConnectionManager {
+    pub(crate) fn conn(&self) -> ConnectionManager {
         self.conn.clone()
     }
 

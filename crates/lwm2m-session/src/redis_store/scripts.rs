@@ -159,3 +159,51 @@ return 1
 "#,
     )
 });
+
+/// Takes or renews a node-id lease unless another holder has it.
+///
+/// KEYS: lease. ARGV: holder, member JSON (`""`: keep the stored one, i.e.
+/// renew only), TTL ms. Returns 1 when the caller holds the lease now.
+pub(crate) static LEASE_CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, m = pcall(cjson.decode, cur)
+  if not ok or m.holder ~= ARGV[1] then return 0 end
+  if ARGV[2] == '' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+    return 1
+  end
+elseif ARGV[2] == '' then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"#,
+    )
+});
+
+/// Deletes a lease if `holder` has it. KEYS: lease. ARGV: holder.
+pub(crate) static LEASE_RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local ok, m = pcall(cjson.decode, cur)
+if ok and m.holder == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+return 0
+"#,
+    )
+});
+
+/// Reads and deletes a list in one step. KEYS: list.
+pub(crate) static LIST_TAKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local v = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return v
+"#,
+    )
+});

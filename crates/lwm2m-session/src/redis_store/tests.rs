@@ -38,6 +38,10 @@ impl Harness for RedisHarness {
         Arc::new(RedisStore::connect_with(self.config.clone()).await.unwrap())
     }
 
+    async fn open_cluster(&self) -> Arc<dyn crate::cluster::ClusterStore> {
+        Arc::new(RedisStore::connect_with(self.config.clone()).await.unwrap())
+    }
+
     async fn cleanup(&self) {
         self.store.delete_everything().await.unwrap();
     }

@@ -119,6 +119,39 @@ pub async fn the_pending_cap_refuses_the_next_operation(store: Arc<dyn Operation
     store.create(new_op("c3", &d, 4), 3).await.unwrap();
 }
 
+/// Creations racing on several connections never exceed the cap: the
+/// count and the insert must be one step per device.
+pub async fn racing_creations_respect_the_pending_cap(store: Arc<dyn OperationStore>) {
+    let d = dev("raced");
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let store = store.clone();
+        let d = d.clone();
+        tasks.push(tokio::spawn(async move {
+            store.create(new_op(&format!("r{i}"), &d, 1), 3).await
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(Created::New(_)) => created += 1,
+            Ok(other) => panic!("{other:?}"),
+            Err(Error::TooManyPending { cap: 3, .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(created, 3);
+    let page = store
+        .list(&ListFilter {
+            tenant: d.tenant.clone(),
+            endpoint: Some(d.endpoint.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.operations.len(), 3);
+}
+
 pub async fn claims_go_in_creation_order_one_at_a_time(store: Arc<dyn OperationStore>) {
     let d = dev("ordered");
     for id in ["o1", "o2", "o3"] {
@@ -343,6 +376,7 @@ macro_rules! dispatch_store_suite {
         $crate::dispatch_store_suite!(@cases $harness;
             created_operations_are_pending_and_read_back,
             the_pending_cap_refuses_the_next_operation,
+            racing_creations_respect_the_pending_cap,
             claims_go_in_creation_order_one_at_a_time,
             only_the_owner_finishes_and_only_once,
             racing_claims_hand_out_each_operation_once,

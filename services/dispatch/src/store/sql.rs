@@ -158,22 +158,38 @@ impl OperationStore for SqlOperationStore {
              ON CONFLICT (id) DO NOTHING RETURNING {COLUMNS}"
         );
         let _guard = self.write_lock().await;
-        let inserted = self
-            .fetch_optional(
-                sqlx::query(&sql)
-                    .bind(op.id.clone())
-                    .bind(op.device.tenant.clone())
-                    .bind(op.device.endpoint.clone())
-                    .bind(op.method)
-                    .bind(op.params_json)
-                    .bind(op.action_json)
-                    .bind(i64::from(op.timeout_ms))
-                    .bind(i64::from(op.post_registration))
-                    .bind(op.created_at_ms)
-                    .bind(op.expires_at_ms)
-                    .bind(limit(cap)),
-            )
-            .await?;
+        let mut tx = self.pool.begin().await?;
+        if !self.sqlite {
+            // Under READ COMMITTED two inserts can both count cap-1 and both
+            // go in; a lock per device (held until commit) makes count and
+            // insert one step. SQLite is already serialised by the writer
+            // mutex above.
+            sqlx::query("SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!(
+                    "lwm2m-dispatch/{}/{}",
+                    op.device.tenant, op.device.endpoint
+                ))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let inserted = sqlx::query(&sql)
+            .bind(op.id.clone())
+            .bind(op.device.tenant.clone())
+            .bind(op.device.endpoint.clone())
+            .bind(op.method)
+            .bind(op.params_json)
+            .bind(op.action_json)
+            .bind(i64::from(op.timeout_ms))
+            .bind(i64::from(op.post_registration))
+            .bind(op.created_at_ms)
+            .bind(op.expires_at_ms)
+            .bind(limit(cap))
+            .fetch_optional(&mut *tx)
+            .await?
+            .as_ref()
+            .map(record)
+            .transpose()?;
+        tx.commit().await?;
         if let Some(record) = inserted {
             return Ok(Created::New(record));
         }

@@ -137,6 +137,23 @@ impl Setup {
             .push(lwm2m_dispatch::start(config, deps).await.unwrap());
     }
 
+    /// Sets the radio power saving of the test profile.
+    pub async fn set_power(&self, power: lwm2m_registry::profile::PowerSettings) {
+        let profile = self.registry.get_profile(&self.profile).await.unwrap();
+        let mut config = profile.config.clone();
+        config.power = power;
+        self.registry
+            .update_profile(
+                &self.profile,
+                profile.name,
+                profile.description,
+                config,
+                Some(profile.revision),
+            )
+            .await
+            .unwrap();
+    }
+
     pub async fn client(&self, replica: usize) -> DispatchClient<Channel> {
         DispatchClient::connect(format!("http://{}", self.dispatch[replica].grpc_addr))
             .await

@@ -21,11 +21,13 @@ use lwm2m_dtls::{DtlsServer, Event, PeerCredential, SessionId};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
+use crate::cluster::parking::Parking;
 use crate::driver::{sleep_until, Command, Exchanges, Link};
 use crate::error::Error;
 use crate::node::Node;
 use crate::peer::Peer;
 use crate::provisioning::Channel;
+use crate::secure::forwarding::{Delivery, Forwarding, Route};
 use crate::stats::Counters;
 
 /// Datagrams read per turn before commands and timers get a chance.
@@ -33,6 +35,8 @@ const RECV_BATCH: usize = 512;
 /// Largest datagram read: a client's handshake flight may use a larger MTU
 /// than ours (records beyond it are dropped by the engine, not truncated).
 const RECV_BUFFER: usize = 16 * 1024 + 512;
+/// Cluster frame header (magic, kind, node, IPv6 address, port, MAC).
+const FRAME_OVERHEAD: usize = 64;
 /// How often the engine is given the wall clock (X.509 validity).
 const WALL_CLOCK_EVERY: Duration = Duration::from_secs(60);
 
@@ -104,10 +108,12 @@ pub(crate) async fn run(
     socket: UdpSocket,
     mut dtls: DtlsServer,
     endpoint: CoapEndpoint<SessionId>,
+    mut forwarding: Option<Forwarding>,
     mut commands: mpsc::Receiver<Command>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let mut buf = vec![0u8; RECV_BUFFER];
+    let mut frame_buf = vec![0u8; RECV_BUFFER + FRAME_OVERHEAD];
     let mut exchanges = Exchanges::new(Arc::clone(&node), endpoint);
     let mut sessions = Sessions::default();
     // Unbounded is bounded by the engine: one lookup per handshake, and
@@ -115,13 +121,32 @@ pub(crate) async fn run(
     let (psk_tx, mut psk_rx) = mpsc::unbounded_channel::<PskAnswer>();
     let mut wall_clock_at = Instant::now();
     dtls.set_wall_clock(wall_clock_at, SystemTime::now());
+    // Sessions restored from the parking (no HandshakeComplete for them).
+    for session in dtls.established_session_ids() {
+        if let Some(credential) = dtls.credential(session) {
+            sessions
+                .credentials
+                .insert(session, Arc::new(credential.clone()));
+        }
+    }
     loop {
         let now = Instant::now();
         if now.duration_since(wall_clock_at) >= WALL_CLOCK_EVERY {
             dtls.set_wall_clock(now, SystemTime::now());
             wall_clock_at = now;
         }
-        receive(&node, &socket, &mut buf, &mut dtls, now);
+        receive(
+            &node,
+            &socket,
+            &mut buf,
+            &mut dtls,
+            forwarding.as_mut(),
+            now,
+        )
+        .await;
+        if let Some(forwarding) = forwarding.as_mut() {
+            receive_frames(&node, &socket, forwarding, &mut frame_buf, &mut dtls, now).await;
+        }
         while let Ok((session, key)) = psk_rx.try_recv() {
             provide_psk(&mut dtls, now, session, key);
         }
@@ -147,6 +172,7 @@ pub(crate) async fn run(
             &mut dtls,
             &mut exchanges,
             &mut sessions,
+            forwarding.as_mut(),
             &psk_tx,
             now,
         );
@@ -157,7 +183,15 @@ pub(crate) async fn run(
                 sessions: &sessions,
             },
         );
-        flush(&node, &socket, &mut dtls, &mut exchanges, now).await;
+        flush(
+            &node,
+            &socket,
+            &mut dtls,
+            &mut exchanges,
+            forwarding.as_ref(),
+            now,
+        )
+        .await;
         node.counters.set_dtls(
             dtls.stats(),
             dtls.handshakes_in_progress(),
@@ -169,6 +203,7 @@ pub(crate) async fn run(
             .min();
         tokio::select! {
             ready = socket.readable() => ready?,
+            ready = frames_readable(forwarding.as_ref()) => ready?,
             command = commands.recv() => match command {
                 Some(command) => {
                     let link = Secure { dtls: &dtls, sessions: &sessions };
@@ -181,20 +216,95 @@ pub(crate) async fn run(
             () = crate::stop::stopped(&mut stop) => break,
         }
     }
+    // Everything sent is sent: the exported sequence numbers are final.
+    if let Some(parking) = &node.parking {
+        parking.park(Parking::export(&dtls)).await;
+    }
     Ok(())
 }
 
-/// Reads every datagram that is ready (up to a batch) into the engine.
-fn receive(node: &Node, socket: &UdpSocket, buf: &mut [u8], dtls: &mut DtlsServer, now: Instant) {
+/// Reads every datagram that is ready (up to a batch) into the engine, or
+/// to the node that owns its Connection ID.
+async fn receive(
+    node: &Node,
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    dtls: &mut DtlsServer,
+    mut forwarding: Option<&mut Forwarding>,
+    now: Instant,
+) {
     for _ in 0..RECV_BATCH {
         match socket.try_recv_from(buf) {
             Ok((len, from)) => {
                 Counters::inc(&node.counters.datagrams_received);
-                dtls.handle_datagram(now, from, buf.get(..len).unwrap_or_default());
+                let datagram = buf.get(..len).unwrap_or_default();
+                let route = match forwarding.as_deref_mut() {
+                    Some(f) => f.route(from, datagram),
+                    None => Route::Here,
+                };
+                match route {
+                    Route::Here => dtls.handle_datagram(now, from, datagram),
+                    Route::Owner(owner) => {
+                        if let Some(f) = forwarding.as_deref() {
+                            if f.forward(owner, from, datagram).await {
+                                Counters::inc(&node.counters.records_forwarded);
+                            }
+                        }
+                    }
+                    Route::Gone => {
+                        Counters::inc(&node.counters.records_for_gone_nodes);
+                        dtls.handle_datagram(now, from, datagram);
+                    }
+                }
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) => tracing::debug!(error = %e, "dtls udp receive error"),
         }
+    }
+}
+
+/// Reads the frames other nodes sent (up to a batch): records for our
+/// sessions go to the engine, our peers' records out of our socket.
+async fn receive_frames(
+    node: &Node,
+    socket: &UdpSocket,
+    forwarding: &mut Forwarding,
+    buf: &mut [u8],
+    dtls: &mut DtlsServer,
+    now: Instant,
+) {
+    for _ in 0..RECV_BATCH {
+        match forwarding.try_receive(buf, &node.counters) {
+            Ok(Some(Delivery::Record { device, record })) => {
+                dtls.handle_datagram(now, device, record);
+            }
+            Ok(Some(Delivery::SendOut { device, record })) => {
+                match socket.send_to(record, device).await {
+                    Ok(_) => {
+                        Counters::inc(&node.counters.records_relayed);
+                        Counters::inc(&node.counters.datagrams_sent);
+                    }
+                    Err(e) => {
+                        Counters::inc(&node.counters.send_errors);
+                        tracing::debug!(peer = %device, error = %e, "relayed record not sent");
+                    }
+                }
+            }
+            Ok(Some(Delivery::Refused)) => {}
+            Ok(None) => break,
+            Err(e) => {
+                tracing::debug!(error = %e, "cluster frame receive error");
+                break;
+            }
+        }
+    }
+}
+
+/// Resolves when the forwarding socket has a frame; never without one.
+async fn frames_readable(forwarding: Option<&Forwarding>) -> std::io::Result<()> {
+    match forwarding {
+        Some(f) => f.socket.readable().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -210,6 +320,7 @@ fn on_dtls_events(
     dtls: &mut DtlsServer,
     exchanges: &mut Exchanges<SessionId>,
     sessions: &mut Sessions,
+    mut forwarding: Option<&mut Forwarding>,
     psk_tx: &mpsc::UnboundedSender<PskAnswer>,
     now: Instant,
 ) {
@@ -256,10 +367,15 @@ fn on_dtls_events(
                 });
             }
             Event::Closed {
-                session, reason, ..
+                session,
+                reason,
+                peer,
             } => {
                 tracing::debug!(?session, ?reason, "dtls session closed");
                 sessions.closed(session);
+                if let Some(f) = forwarding.as_deref_mut() {
+                    f.forget(peer);
+                }
             }
         }
     }
@@ -272,6 +388,7 @@ async fn flush(
     socket: &UdpSocket,
     dtls: &mut DtlsServer,
     exchanges: &mut Exchanges<SessionId>,
+    forwarding: Option<&Forwarding>,
     now: Instant,
 ) {
     while let Some(t) = exchanges.endpoint.poll_transmit() {
@@ -281,6 +398,15 @@ async fn flush(
         }
     }
     while let Some(t) = dtls.poll_transmit() {
+        // A device heard through another node is answered through it.
+        if let Some((f, via)) = forwarding.and_then(|f| Some((f, f.via(t.destination)?))) {
+            if f.relay(via, t.destination, &t.bytes).await {
+                Counters::inc(&node.counters.datagrams_sent);
+            } else {
+                Counters::inc(&node.counters.send_errors);
+            }
+            continue;
+        }
         match socket.send_to(&t.bytes, t.destination).await {
             Ok(_) => Counters::inc(&node.counters.datagrams_sent),
             Err(e) => {

@@ -5,6 +5,8 @@
 //!
 //! - `driver`: the task owning the DTLS socket, the `DtlsServer` and the
 //!   endpoint; PSK lookups run in spawned tasks and answer through a channel.
+//! - `forwarding`: Connection-ID routing between cluster nodes (records
+//!   for another node's sessions go to it; its replies come back out here).
 //! - `binding`: whether the identity a handshake proved may register as an
 //!   endpoint (Register → 4.03 otherwise).
 //!
@@ -13,6 +15,7 @@
 
 pub(crate) mod binding;
 pub(crate) mod driver;
+pub(crate) mod forwarding;
 
 use crate::node::Node;
 

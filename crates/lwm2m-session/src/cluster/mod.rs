@@ -1,0 +1,77 @@
+//! Cluster membership of transport nodes and DTLS sessions parked across a
+//! node restart.
+//!
+//! - **Node ids.** Every transport node holds a lease on one node id
+//!   (0–255, the first byte of the DTLS Connection IDs it issues). A lease
+//!   is a record with a TTL that its holder renews (heartbeat); only the
+//!   holder can renew or release it, so two live nodes never hold the same
+//!   id. The lease record is also the membership record: it names the
+//!   node's gRPC and forwarding addresses, so nodes find each other by
+//!   listing the leases.
+//! - **Parked DTLS sessions.** A node that stops gracefully exports its
+//!   established sessions (the `lwm2m-dtls` export blob) into a list keyed
+//!   by its node id, with a TTL; the next node to hold that id takes the
+//!   list and imports the sessions, so devices carry on without a handshake.
+//!   Sessions are kept per node id: a node loads only its own.
+//!
+//! The store never reads a clock: callers pass `now_ms` (the memory backend
+//! judges expiry by it; Redis by its own TTLs).
+
+mod memory;
+mod redis;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+
+pub use memory::MemoryCluster;
+
+/// One live transport node, as its lease record says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub node_id: u8,
+    /// Unique per process start: the lease's owner.
+    pub holder: String,
+    /// Where the node's gRPC API is reached (downlinks from other nodes).
+    pub grpc_addr: String,
+    /// Where the node takes DTLS records forwarded by other nodes (empty:
+    /// not taken).
+    #[serde(default)]
+    pub forward_addr: String,
+}
+
+/// Node-id leases, membership and parked DTLS sessions.
+#[async_trait]
+pub trait ClusterStore: Send + Sync {
+    /// Takes the lease on `member.node_id` unless another holder has it.
+    /// Taking it again as the same holder renews it.
+    async fn claim(&self, member: &Member, ttl_ms: i64, now_ms: i64) -> Result<bool>;
+
+    /// Takes the lowest free id (`member.node_id` is ignored); `None` when
+    /// all 256 are held.
+    async fn claim_any(&self, member: &Member, ttl_ms: i64, now_ms: i64) -> Result<Option<u8>>;
+
+    /// Extends the lease if `holder` still has it; `false` when it was lost
+    /// (expired and possibly taken by another node).
+    async fn renew(&self, node_id: u8, holder: &str, ttl_ms: i64, now_ms: i64) -> Result<bool>;
+
+    /// Gives the lease up if `holder` has it.
+    async fn release(&self, node_id: u8, holder: &str) -> Result<()>;
+
+    /// Every node holding a lease, by node id.
+    async fn members(&self, now_ms: i64) -> Result<Vec<Member>>;
+
+    /// Parks exported DTLS sessions under `node_id` for `ttl_ms`, replacing
+    /// what was parked there before.
+    async fn park_dtls_sessions(
+        &self,
+        node_id: u8,
+        blobs: Vec<Vec<u8>>,
+        ttl_ms: i64,
+        now_ms: i64,
+    ) -> Result<()>;
+
+    /// Takes (and removes) the sessions parked under `node_id`.
+    async fn take_dtls_sessions(&self, node_id: u8, now_ms: i64) -> Result<Vec<Vec<u8>>>;
+}

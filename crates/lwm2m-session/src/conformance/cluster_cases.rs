@@ -1,0 +1,122 @@
+//! Node-id leases, membership and parked DTLS sessions ([`ClusterStore`]).
+//! Leases expire by the backend's own clock (Redis TTLs), so these cases
+//! pass the wall clock as `now_ms` and really wait where a lease must lapse.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::cluster::Member;
+
+use super::Harness;
+
+const TTL_MS: i64 = 10_000;
+
+fn wall_ms() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn member(node_id: u8, holder: &str) -> Member {
+    Member {
+        node_id,
+        holder: holder.to_owned(),
+        grpc_addr: format!("10.0.0.{node_id}:50051"),
+        forward_addr: format!("10.0.0.{node_id}:5690"),
+    }
+}
+
+pub async fn node_ids_are_never_held_twice(h: Arc<dyn Harness>) {
+    let (a, b) = (h.open_cluster().await, h.open_cluster().await);
+    let now = wall_ms();
+    assert!(a.claim(&member(7, "a"), TTL_MS, now).await.unwrap());
+    assert!(!b.claim(&member(7, "b"), TTL_MS, now).await.unwrap());
+    // Claiming again as the holder is a renewal; renewing as another is not.
+    assert!(a.claim(&member(7, "a"), TTL_MS, now).await.unwrap());
+    assert!(a.renew(7, "a", TTL_MS, now).await.unwrap());
+    assert!(!b.renew(7, "b", TTL_MS, now).await.unwrap());
+    // Nobody renews an id nobody holds.
+    assert!(!b.renew(8, "b", TTL_MS, now).await.unwrap());
+    assert_eq!(b.members(now).await.unwrap(), vec![member(7, "a")]);
+    // Only the holder releases.
+    b.release(7, "b").await.unwrap();
+    assert!(!b.claim(&member(7, "b"), TTL_MS, now).await.unwrap());
+    a.release(7, "a").await.unwrap();
+    assert!(b.members(now).await.unwrap().is_empty());
+    assert!(b.claim(&member(7, "b"), TTL_MS, now).await.unwrap());
+    assert_eq!(a.members(now).await.unwrap(), vec![member(7, "b")]);
+}
+
+pub async fn racing_nodes_get_distinct_ids(h: Arc<dyn Harness>) {
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let store = h.open_cluster().await;
+        tasks.push(tokio::spawn(async move {
+            let holder = format!("node-{i}");
+            let id = store
+                .claim_any(&member(0, &holder), TTL_MS, wall_ms())
+                .await
+                .unwrap()
+                .expect("256 ids for 12 nodes");
+            (id, holder)
+        }));
+    }
+    let mut ids = BTreeSet::new();
+    let mut expected = Vec::new();
+    for task in tasks {
+        let (id, holder) = task.await.unwrap();
+        assert!(ids.insert(id), "node id {id} handed out twice");
+        expected.push(member(id, &holder));
+    }
+    let store = h.open_cluster().await;
+    let mut members = store.members(wall_ms()).await.unwrap();
+    members.sort_by_key(|m| m.node_id);
+    expected.sort_by_key(|m| m.node_id);
+    // claim_any records the id it gave, with the caller's addresses.
+    for (m, e) in members.iter().zip(&expected) {
+        assert_eq!((m.node_id, &m.holder), (e.node_id, &e.holder));
+    }
+    assert_eq!(members.len(), 12);
+}
+
+pub async fn a_lapsed_lease_can_be_taken(h: Arc<dyn Harness>) {
+    let (a, b) = (h.open_cluster().await, h.open_cluster().await);
+    assert!(a.claim(&member(3, "a"), 300, wall_ms()).await.unwrap());
+    assert!(!b.claim(&member(3, "b"), TTL_MS, wall_ms()).await.unwrap());
+    // The holder stops its heartbeat (crash): the lease lapses.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(b.members(wall_ms()).await.unwrap().is_empty());
+    assert!(!a.renew(3, "a", TTL_MS, wall_ms()).await.unwrap());
+    assert!(b.claim(&member(3, "b"), TTL_MS, wall_ms()).await.unwrap());
+    // The old holder, back, cannot take it over.
+    assert!(!a.claim(&member(3, "a"), TTL_MS, wall_ms()).await.unwrap());
+}
+
+pub async fn parked_sessions_go_to_the_next_holder_once(h: Arc<dyn Harness>) {
+    let (a, b) = (h.open_cluster().await, h.open_cluster().await);
+    let now = wall_ms();
+    a.park_dtls_sessions(5, vec![b"old".to_vec()], TTL_MS, now)
+        .await
+        .unwrap();
+    // Parking again replaces: a node parks all it has, each time.
+    let blobs = vec![vec![0u8, 1, 2, 255], Vec::new(), b"second".to_vec()];
+    a.park_dtls_sessions(5, blobs.clone(), TTL_MS, now)
+        .await
+        .unwrap();
+    // Sessions are per node id: another id sees none of them.
+    assert!(b.take_dtls_sessions(4, now).await.unwrap().is_empty());
+    assert_eq!(b.take_dtls_sessions(5, now).await.unwrap(), blobs);
+    assert!(b.take_dtls_sessions(5, now).await.unwrap().is_empty());
+    // Parking nothing leaves nothing; parked sessions lapse with their TTL.
+    a.park_dtls_sessions(6, Vec::new(), TTL_MS, now)
+        .await
+        .unwrap();
+    assert!(b.take_dtls_sessions(6, now).await.unwrap().is_empty());
+    a.park_dtls_sessions(6, vec![b"x".to_vec()], 300, wall_ms())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(b.take_dtls_sessions(6, wall_ms()).await.unwrap().is_empty());
+}

@@ -1,0 +1,102 @@
+//! The node's place in a cluster of transport nodes.
+//!
+//! - `identity`: which node id (0–255, the first byte of the DTLS
+//!   Connection IDs this node issues) the node holds — from configuration,
+//!   from a StatefulSet pod's ordinal, or the lowest free one — and the
+//!   lease in the cluster store that proves no other live node holds it,
+//!   kept alive by a heartbeat. The lease record is also the node's
+//!   membership record (its gRPC address).
+//! - `members`: the other nodes' forwarding addresses, refreshed from the
+//!   lease records; `frame`: the authenticated frame in which DTLS records
+//!   travel between nodes (see `secure::forwarding`).
+//! - `parking`: DTLS sessions parked in the cluster store when the node
+//!   stops and taken back by the next node with the same id, so a rolling
+//!   restart costs devices no handshake.
+//!
+//! Without a cluster store (plain tests) the configured id is used as is.
+
+pub mod frame;
+pub(crate) mod identity;
+pub(crate) mod members;
+pub(crate) mod parking;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Where the node id comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum NodeIdSource {
+    /// `dtls.node_id` as configured.
+    #[default]
+    Fixed,
+    /// The ordinal of a Kubernetes StatefulSet pod: the number after the
+    /// last `-` of this hostname (`lwm2m-transport-2` → 2).
+    Ordinal { hostname: String },
+    /// The lowest id no live node holds.
+    Lease,
+}
+
+/// Cluster settings of a node.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    pub node_id_source: NodeIdSource,
+    /// A lease not renewed for this long lapses (a crashed node's id is
+    /// free again after it).
+    pub lease_ttl: Duration,
+    /// How often the lease is renewed; well below `lease_ttl`.
+    pub heartbeat: Duration,
+    /// How long parked DTLS sessions wait for the next node with this id.
+    pub parked_session_ttl: Duration,
+    /// Internal UDP address where other nodes forward DTLS records whose
+    /// Connection ID names this node. `None`: no forwarding (one node).
+    pub forward_bind: Option<SocketAddr>,
+    /// The forwarding address other nodes use; default: the bound one.
+    pub forward_advertise: Option<String>,
+    /// Authenticates forwarded frames; the same on every node, kept secret.
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("node_id_source", &self.node_id_source)
+            .field("lease_ttl", &self.lease_ttl)
+            .field("heartbeat", &self.heartbeat)
+            .field("parked_session_ttl", &self.parked_session_ttl)
+            .field("forward_bind", &self.forward_bind)
+            .field("forward_advertise", &self.forward_advertise)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            node_id_source: NodeIdSource::Fixed,
+            lease_ttl: Duration::from_secs(15),
+            heartbeat: Duration::from_secs(5),
+            parked_session_ttl: Duration::from_secs(600),
+            forward_bind: None,
+            forward_advertise: None,
+            key: Vec::new(),
+        }
+    }
+}
+
+impl ClusterConfig {
+    pub(crate) fn validate(&self) -> Result<(), crate::Error> {
+        if self.heartbeat.is_zero() || self.heartbeat.saturating_mul(2) > self.lease_ttl {
+            return Err(crate::Error::Config(format!(
+                "cluster heartbeat ({:?}) must be above 0 and at most half the lease TTL ({:?})",
+                self.heartbeat, self.lease_ttl
+            )));
+        }
+        if self.forward_bind.is_some() && self.key.len() < 16 {
+            return Err(crate::Error::Config(
+                "record forwarding needs a cluster key of at least 16 bytes".into(),
+            ));
+        }
+        Ok(())
+    }
+}
