@@ -470,7 +470,12 @@ async fn a_restarted_node_takes_back_its_dtls_sessions_from_redis() {
         backends.deps(true),
     )
     .await;
-    assert_eq!(second.handle.stats().dtls.engine.sessions_imported, 1);
+    // The DTLS task publishes its counters after its first turn.
+    second
+        .wait_stats("the parked session restored", |s| {
+            s.dtls.engine.sessions_imported == 1
+        })
+        .await;
     dev.update_now().await.unwrap();
     let updated = dev.wait_for(PATIENCE, |s| s.updates >= 1).await.unwrap();
     assert_eq!(updated.dtls_handshakes, 1, "no new handshake: {updated:?}");

@@ -12,11 +12,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::registry_cache::RegistryCache;
 use lwm2m_core::ModelRegistry;
 use lwm2m_proto::dispatch::v1::OperationEventKind;
 use lwm2m_proto::transport::v1 as tpb;
 use lwm2m_proto::transport::v1::downlink_request::Operation as Op;
-use lwm2m_registry::RegistryLookup;
 use lwm2m_session::{Registration, SessionStore};
 
 use crate::clock::now_ms;
@@ -47,7 +47,8 @@ pub struct Engine {
     pub(crate) config: DispatchConfig,
     pub(crate) store: Arc<dyn OperationStore>,
     pub(crate) sessions: Arc<dyn SessionStore>,
-    pub(crate) registry: Option<Arc<dyn RegistryLookup>>,
+    /// The registry's answers, cached (emptied on every registry change).
+    pub(crate) registry: Option<Arc<RegistryCache>>,
     pub(crate) models: Arc<ModelRegistry>,
     pub(crate) link: Arc<dyn DeviceLink>,
     pub(crate) events: OperationEvents,
@@ -96,7 +97,7 @@ impl Engine {
         config: DispatchConfig,
         store: Arc<dyn OperationStore>,
         sessions: Arc<dyn SessionStore>,
-        registry: Option<Arc<dyn RegistryLookup>>,
+        registry: Option<Arc<RegistryCache>>,
         models: Arc<ModelRegistry>,
         link: Arc<dyn DeviceLink>,
         events: OperationEvents,
@@ -169,7 +170,7 @@ impl Engine {
             let record = registry.lookup_endpoint(endpoint).await?;
             match record.and_then(|r| r.device.profile_id) {
                 Some(id) => registry.profile(&id).await,
-                None => Ok(None),
+                None => Ok::<_, Error>(None),
             }
         };
         match profile.await {
@@ -225,7 +226,7 @@ impl Engine {
         // Resolution is pure; its borrows end before the next await.
         let action = {
             let versions = device_view.versions();
-            let models = tenant_models.as_ref().unwrap_or(&self.models);
+            let models = tenant_models.as_deref().unwrap_or(self.models.as_ref());
             let view = models.for_device(&versions);
             let cx = Context {
                 device: &device_view,
@@ -256,8 +257,8 @@ impl Engine {
             created_at_ms: now,
             expires_at_ms: now.saturating_add(expiry),
         };
-        // Subscribe before the operation exists so no event is missed.
-        let events = self.events.subscribe();
+        // Registered before the operation exists so its end is not missed.
+        let end = self.events.watch_end(&new.id);
         let record = match self
             .store
             .create(new, self.config.max_pending_per_device)
@@ -277,22 +278,26 @@ impl Engine {
             0 => timeout + Duration::from_secs(2),
             ms => Duration::from_millis(u64::from(ms)),
         };
-        self.wait(&record.id, wait, events).await
+        self.wait(&record.id, wait, &end).await
     }
 
     /// Waits until the operation ends or `wait` passes; returns it as it is
-    /// then. Events of this replica end the wait at once; another replica's
-    /// delivery is seen by polling the store.
+    /// then. Its end event (from this replica, or relayed from another one
+    /// through Kafka) wakes the wait at once; without one (a replica
+    /// without Kafka next to another) the store is polled twice a second.
     pub async fn wait(
         &self,
         id: &str,
         wait: Duration,
-        mut events: tokio::sync::broadcast::Receiver<
-            Arc<lwm2m_proto::dispatch::v1::OperationEvent>,
-        >,
+        end: &crate::events::EndWatch,
     ) -> Result<OperationRecord> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
+            // Armed before the store is read, so an end between the read
+            // and the wait is not lost.
+            let notified = end.notify().notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             let record = self
                 .store
                 .get(id)
@@ -302,25 +307,7 @@ impl Engine {
                 return Ok(record);
             }
             let poll = tokio::time::Instant::now() + Duration::from_millis(500);
-            loop {
-                let until = poll.min(deadline);
-                match tokio::time::timeout_at(until, events.recv()).await {
-                    Ok(Ok(event)) => {
-                        let ours = event.operation.as_ref().is_some_and(|o| o.id == id);
-                        let end = matches!(
-                            OperationEventKind::try_from(event.kind),
-                            Ok(OperationEventKind::Successful
-                                | OperationEventKind::Failed
-                                | OperationEventKind::Cancelled)
-                        );
-                        if ours && end {
-                            break;
-                        }
-                    }
-                    // Lagged or closed: fall back to polling.
-                    Ok(Err(_)) | Err(_) => break,
-                }
-            }
+            let _ = tokio::time::timeout_at(poll.min(deadline), notified).await;
         }
     }
 

@@ -8,6 +8,7 @@
 //! in-process channel, skipping the records it published itself (header
 //! `replica`), which it already sent locally without the Kafka round trip.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message as _};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, watch, Notify};
 
 use crate::clock::now_ms;
 use crate::config::DispatchKafka;
@@ -30,6 +31,35 @@ pub struct OperationEvents {
     local: broadcast::Sender<Arc<pb::OperationEvent>>,
     kafka: Option<(FutureProducer, String)>,
     replica: String,
+    /// Callers waiting for one operation to end, by operation id: each is
+    /// woken by its own operation only, so the cost of an event does not
+    /// grow with the number of waiting calls (the broadcast above is for
+    /// watchers, who want everything).
+    ends: Arc<std::sync::Mutex<HashMap<String, Arc<Notify>>>>,
+}
+
+/// A registration for the end of one operation; unregistered on drop.
+pub struct EndWatch {
+    id: String,
+    notify: Arc<Notify>,
+    ends: Arc<std::sync::Mutex<HashMap<String, Arc<Notify>>>>,
+}
+
+impl EndWatch {
+    /// Woken when the operation ends (or may have: the caller re-reads it).
+    pub fn notify(&self) -> &Notify {
+        &self.notify
+    }
+}
+
+impl Drop for EndWatch {
+    fn drop(&mut self) {
+        let mut ends = self.ends.lock().unwrap_or_else(|e| e.into_inner());
+        // The map's copy and ours: nobody else waits for this id.
+        if Arc::strong_count(&self.notify) <= 2 {
+            ends.remove(&self.id);
+        }
+    }
 }
 
 /// Header naming the replica that published an event.
@@ -58,11 +88,44 @@ impl OperationEvents {
             local,
             kafka,
             replica: replica.to_owned(),
+            ends: Arc::default(),
         })
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<pb::OperationEvent>> {
         self.local.subscribe()
+    }
+
+    /// Registers interest in the end of operation `id` (before it can end).
+    pub fn watch_end(&self, id: &str) -> EndWatch {
+        let mut ends = self.ends.lock().unwrap_or_else(|e| e.into_inner());
+        let notify = Arc::clone(ends.entry(id.to_owned()).or_default());
+        EndWatch {
+            id: id.to_owned(),
+            notify,
+            ends: Arc::clone(&self.ends),
+        }
+    }
+
+    /// Hands an event (ours, or relayed from another replica) to watchers
+    /// and, if it ends an operation, to that operation's waiters.
+    fn deliver_locally(&self, event: Arc<pb::OperationEvent>) {
+        let ended = matches!(
+            OperationEventKind::try_from(event.kind),
+            Ok(OperationEventKind::Successful
+                | OperationEventKind::Failed
+                | OperationEventKind::Cancelled)
+        );
+        if ended {
+            if let Some(op) = &event.operation {
+                let ends = self.ends.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(notify) = ends.get(&op.id) {
+                    notify.notify_waiters();
+                }
+            }
+        }
+        // No subscriber is fine.
+        let _ = self.local.send(event);
     }
 
     /// Publishes one lifecycle change. Kafka delivery runs in the
@@ -101,8 +164,7 @@ impl OperationEvents {
                 }
             });
         }
-        // No subscriber is fine.
-        let _ = self.local.send(Arc::new(event));
+        self.deliver_locally(Arc::new(event));
     }
 }
 
@@ -186,9 +248,7 @@ pub async fn relay(
                     continue;
                 }
                 match pb::OperationEvent::decode(message.payload().unwrap_or_default()) {
-                    Ok(event) => {
-                        let _ = events.local.send(Arc::new(event));
-                    }
+                    Ok(event) => events.deliver_locally(Arc::new(event)),
                     Err(e) => {
                         tracing::warn!(offset = message.offset(), error = %e, "undecodable operation event skipped")
                     }

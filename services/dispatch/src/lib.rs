@@ -28,6 +28,7 @@ pub mod link;
 pub mod local;
 pub mod power;
 pub mod proto;
+pub mod registry_cache;
 pub mod render;
 pub mod resolve;
 pub mod store;
@@ -137,16 +138,20 @@ pub async fn start(config: DispatchConfig, deps: DispatchDeps) -> Result<Dispatc
         .unwrap_or_else(|| Arc::new(GrpcLink::new(config.transport_url.clone())));
     let listener = TcpListener::bind(config.grpc_bind).await?;
     let grpc_addr = listener.local_addr()?;
+    let (stop, stop_rx) = watch::channel(false);
+    let registry = deps
+        .registry
+        .clone()
+        .map(|registry| registry_cache::RegistryCache::start(registry, stop_rx.clone()));
     let engine = Arc::new(Engine::new(
         config.clone(),
         store,
         deps.sessions.clone(),
-        deps.registry.clone(),
+        registry,
         deps.models.clone(),
         link,
         events,
     ));
-    let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     if let Some(bus) = deps.bus.clone() {
         tasks.push(tokio::spawn(wake::from_bus(

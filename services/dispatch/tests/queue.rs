@@ -420,25 +420,35 @@ async fn psm_and_edrx_profiles_shape_delivery() {
         .set_power(PowerSettings {
             mode: Some(PowerMode::EDrx),
             edrx_cycle_ms: Some(5_120),
+            paging_transmission_window_ms: Some(1_280),
             ..Default::default()
         })
         .await;
-    let (_, response) = call_with(
-        &mut c,
-        "psm-1",
-        r#"{"method":"Read","params":{"id":"/3/0/9"}}"#,
-        Some(CommandOptions {
-            timeout_ms: 1_000,
-            ..Default::default()
-        }),
-    )
-    .await;
-    let op = response.operation.unwrap();
-    assert_eq!(op.state(), OperationState::Successful);
-    assert_eq!(
-        op.timeout_ms, 6_120,
-        "the eDRX cycle is added to the timeout"
-    );
+    // Dispatch caches the profile until the registry's change reaches it.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let (_, response) = call_with(
+            &mut c,
+            "psm-1",
+            r#"{"method":"Read","params":{"id":"/3/0/9"}}"#,
+            Some(CommandOptions {
+                timeout_ms: 1_000,
+                ..Default::default()
+            }),
+        )
+        .await;
+        let op = response.operation.unwrap();
+        assert_eq!(op.state(), OperationState::Successful);
+        if op.timeout_ms == 6_120 {
+            break; // the eDRX cycle is added to the timeout
+        }
+        assert_eq!(op.timeout_ms, 1_000, "before the change: as asked");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "profile change never seen"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     drop(dev);
     setup.stop().await;
 }
