@@ -9,7 +9,8 @@
 //! are forwarded (still encrypted) to the owner of their session and whose
 //! answers go back out through the node they came in on; downlinks reach
 //! every device; then each node is restarted in turn and its devices carry
-//! on with the sessions it parked, without a handshake. Every registration
+//! on with the sessions it parked, without a handshake; a fourth node joins
+//! and forwards the records of devices that land on it. Every registration
 //! event arrives exactly once. The plain-CoAP variant needs no forwarding:
 //! any node serves any device from Redis.
 // Tests may panic: a panic is a test failure.
@@ -147,6 +148,19 @@ impl Cluster {
         seen.get(&(endpoint.to_owned(), kind as i32))
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Starts another node with id `id` (joining the running cluster).
+    async fn add_node(&mut self, id: u8) {
+        let mut config = self.configs[0].clone();
+        config.dtls.node_id = id;
+        config.coap_bind = "127.0.0.1:0".parse().unwrap();
+        config.dtls_bind = Some("127.0.0.1:0".parse().unwrap());
+        let node = self.node(config.clone()).await;
+        config.coap_bind = node.handle.coap_addr;
+        config.dtls_bind = node.handle.dtls_addr;
+        self.configs.push(config);
+        self.nodes.push(Some(node));
     }
 
     async fn restart(&mut self, index: usize) {
@@ -289,6 +303,41 @@ async fn dtls_sessions_follow_their_owner_through_rebinding_and_rolling_restarts
         everyone_updates(&devices).await;
     }
     every_device_answers(&cluster).await;
+
+    // A node joins while the devices are connected: the balancer sends new
+    // flows to it too, and it forwards their records to the owners.
+    cluster.add_node(NODES + 1).await;
+    balancer.add_backend(cluster.device_facing(true)[usize::from(NODES)]);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut on_new_node = 0;
+    for _ in 0..8 {
+        let before: Vec<_> = devices
+            .iter()
+            .map(|d| d.status().local_addr.unwrap())
+            .collect();
+        for device in &devices {
+            device.rebind().await.unwrap();
+        }
+        for (device, old) in devices.iter().zip(&before) {
+            device
+                .wait_for(PATIENCE, |s| s.local_addr != Some(*old))
+                .await
+                .unwrap();
+        }
+        everyone_updates(&devices).await;
+        on_new_node = devices
+            .iter()
+            .filter(|d| balancer.backend_for(d.status().local_addr.unwrap()) == usize::from(NODES))
+            .count();
+        if on_new_node > 0 {
+            break;
+        }
+    }
+    assert!(on_new_node > 0, "no device ever hashed to the new node");
+    let joined = cluster.nodes[usize::from(NODES)].as_ref().unwrap();
+    assert!(joined.handle.stats().dtls.records_forwarded > 0);
+    every_device_answers(&cluster).await;
+
     for device in &devices {
         let status = device.status();
         assert_eq!(
@@ -300,7 +349,7 @@ async fn dtls_sessions_follow_their_owner_through_rebinding_and_rolling_restarts
     assert_eq!(cluster.total(|s| s.dtls.frames_refused), 0);
 
     // Every uplink exactly once: one Register per device, and one Updated
-    // per Update it made (the rebinding's and one per restart).
+    // per Update it made (rebindings, restarts, the new node's rounds).
     for (i, device) in devices.iter().enumerate() {
         let ep = endpoint(i);
         assert_eq!(cluster.seen(&ep, RegistrationKind::Registered), 1, "{ep}");

@@ -52,6 +52,11 @@ impl UdpBalancer {
         usize::try_from(hash(client) % n).unwrap()
     }
 
+    /// Adds a backend (a node joined); new flows may hash to it.
+    pub fn add_backend(&self, addr: SocketAddr) {
+        self.backends.lock().unwrap().push(addr);
+    }
+
     /// Replaces a backend (a node restarted on another address); existing
     /// flows keep their upstream.
     pub fn set_backend(&self, index: usize, addr: SocketAddr) {
