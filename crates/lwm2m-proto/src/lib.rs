@@ -11,9 +11,12 @@
 //! - [`dispatch::v1`]: the dispatch service (commands as durable operations,
 //!   ThingsBoard RPC JSON, operation lifecycle events).
 //! - [`convert`]: `lwm2m_core::Value` ↔ proto `Value`, path parsing.
+//! - [`ddf_upload`]: a directory's DDF files grouped into `ImportObjectModels`
+//!   uploads (for `lwm2mctl` and the benchmark).
 //! - [`FILE_DESCRIPTOR_SET`]: descriptor bytes for gRPC server reflection.
 
 pub mod convert;
+pub mod ddf_upload;
 pub mod error;
 mod event_kind;
 

@@ -13,7 +13,7 @@
 //! of the input, counted, not a failure of the run.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -24,12 +24,12 @@ use lwm2m_proto::registry::v1::{
 };
 use tonic::transport::Channel;
 
+use lwm2m_proto::ddf_upload::{batches, collect};
+
 use crate::process::CpuMeter;
 use crate::product::{Deployment, Product, ProductArgs};
 use crate::record::{Line, Section};
 
-/// `lwm2mctl models import`'s batch limits.
-const MAX_BATCH_BYTES: usize = 8 << 20;
 /// Model listings with DDF sources are large; tonic's 4 MiB default cuts them.
 const MAX_MESSAGE_BYTES: usize = 64 << 20;
 const NAME: &str = "import.oma_models";
@@ -78,7 +78,9 @@ pub async fn run(args: &ImportModelsArgs, run: &str) -> Result<Vec<Line>> {
             ..Line::new(Section::Placeholder, NAME)
         }]);
     }
-    let files = collect(&args.dir)?;
+    // The same files and uploads as `lwm2mctl models import DIR`.
+    let files = collect(&args.dir)
+        .with_context(|| format!("cannot read the models in {}", args.dir.display()))?;
     if files.is_empty() {
         bail!("no .xml files under {}", args.dir.display());
     }
@@ -227,65 +229,6 @@ async fn list_system_models(
     }
 }
 
-/// Every `.xml` under `dir`, named by its path relative to `dir` with `/`
-/// separators (as the registry names it in errors), sorted so runs repeat.
-fn collect(dir: &Path) -> Result<Vec<DdfFile>> {
-    let mut paths = Vec::new();
-    walk(dir, &mut paths)?;
-    let mut files = Vec::with_capacity(paths.len());
-    for path in paths {
-        let content =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let name = path
-            .strip_prefix(dir)
-            .unwrap_or(&path)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
-        files.push(DdfFile { name, content });
-    }
-    files.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(files)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if path
-            .extension()
-            .is_some_and(|ext| ext.eq_ignore_ascii_case("xml"))
-        {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// Consecutive groups of at most `max_files` files and (unless one file is
-/// larger on its own) `MAX_BATCH_BYTES` bytes.
-fn batches(files: &[DdfFile], max_files: usize) -> Vec<&[DdfFile]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (i, file) in files.iter().enumerate() {
-        let full = i - start >= max_files.max(1)
-            || (i > start && bytes + file.content.len() > MAX_BATCH_BYTES);
-        if full {
-            out.push(&files[start..i]);
-            start = i;
-            bytes = 0;
-        }
-        bytes += file.content.len();
-    }
-    if start < files.len() {
-        out.push(&files[start..]);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,31 +238,6 @@ mod tests {
             name: name.into(),
             content: vec![b'x'; size],
         }
-    }
-
-    #[test]
-    fn xml_files_are_found_in_sub_directories_named_relative_and_sorted() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("version_history")).unwrap();
-        std::fs::write(dir.path().join("3.xml"), "<a/>").unwrap();
-        std::fs::write(dir.path().join("README.md"), "no").unwrap();
-        std::fs::write(dir.path().join("version_history/3-1_0.XML"), "<b/>").unwrap();
-        let names: Vec<String> = collect(dir.path())
-            .unwrap()
-            .into_iter()
-            .map(|f| f.name)
-            .collect();
-        assert_eq!(names, ["3.xml", "version_history/3-1_0.XML"]);
-    }
-
-    #[test]
-    fn batches_respect_the_file_count_and_the_byte_budget() {
-        let files: Vec<DdfFile> = (0..5).map(|i| file(&i.to_string(), 10)).collect();
-        let sizes: Vec<usize> = batches(&files, 2).iter().map(|b| b.len()).collect();
-        assert_eq!(sizes, [2, 2, 1]);
-        let big = vec![file("a", 10), file("b", MAX_BATCH_BYTES), file("c", 10)];
-        let sizes: Vec<usize> = batches(&big, 50).iter().map(|b| b.len()).collect();
-        assert_eq!(sizes, [1, 1, 1]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Object models: import a directory of DDF files, list, get, delete.
 
-use lwm2m_proto::registry::v1::{self as registry, *};
+use lwm2m_proto::registry::v1::*;
 use serde_json::{json, Value as Json};
 
 use super::Context;
@@ -194,13 +194,7 @@ async fn upload(
 ) -> Result<ImportObjectModelsResponse, tonic::Status> {
     let request = ImportObjectModelsRequest {
         tenant_id: tenant_id.to_owned(),
-        files: files
-            .iter()
-            .map(|f| registry::DdfFile {
-                name: f.name.clone(),
-                content: f.content.clone(),
-            })
-            .collect(),
+        files: files.to_vec(),
         // The OMA registry's DDF.xml index and Common.xml sit next to the
         // definitions; they are reported as skipped, not as failures.
         skip_non_definitions: true,
