@@ -82,28 +82,26 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-/// Node-id leases and parked DTLS sessions, next to the sessions.
-pub async fn cluster_store(settings: &Settings) -> Result<Arc<dyn ClusterStore>, Error> {
+/// The session store and, on the same backend (one Redis connection),
+/// node-id leases and parked DTLS sessions: in memory for standalone,
+/// Redis for a cluster.
+pub async fn session_stores(
+    settings: &Settings,
+) -> Result<(Arc<dyn SessionStore>, Arc<dyn ClusterStore>), Error> {
     let url = settings.storage.sessions.as_str();
     if url == "memory" {
-        return Ok(Arc::new(MemoryCluster::new()));
+        return Ok((Arc::new(MemoryStore::new()), Arc::new(MemoryCluster::new())));
     }
     let store = RedisStore::connect(url, &settings.storage.session_prefix)
         .await
         .map_err(|e| Error::config("storage.sessions", format!("cannot use {url}: {e}")))?;
-    Ok(Arc::new(store))
+    let store = Arc::new(store);
+    Ok((store.clone(), store))
 }
 
-/// The session store: in memory for standalone, Redis for a cluster.
+/// The session store alone (a dispatch-only process).
 pub async fn session_store(settings: &Settings) -> Result<Arc<dyn SessionStore>, Error> {
-    let url = settings.storage.sessions.as_str();
-    if url == "memory" {
-        return Ok(Arc::new(MemoryStore::new()));
-    }
-    let store = RedisStore::connect(url, &settings.storage.session_prefix)
-        .await
-        .map_err(|e| Error::config("storage.sessions", format!("cannot use {url}: {e}")))?;
-    Ok(Arc::new(store))
+    Ok(session_stores(settings).await?.0)
 }
 
 /// The uplink bus: in-process for standalone, Kafka for a cluster.
@@ -143,9 +141,10 @@ pub struct Backends {
 
 impl Backends {
     pub async fn new(settings: &Settings) -> Result<Self, Error> {
+        let (sessions, cluster) = session_stores(settings).await?;
         Ok(Backends {
-            cluster: cluster_store(settings).await?,
-            sessions: session_store(settings).await?,
+            cluster,
+            sessions,
             bus: uplink_bus(settings)?,
         })
     }
