@@ -263,16 +263,6 @@ pub async fn start(
         }
         (None, _) => None,
     };
-    let heartbeat = lease.clone().map(|lease| {
-        let (rx, done) = (stop_rx.clone(), {
-            let stop = Arc::clone(&stop);
-            move || {
-                let _ = stop.send(true);
-            }
-        });
-        tokio::spawn(lease.heartbeat(heartbeat_every, rx, done))
-    });
-
     let external = Arc::clone(&stop);
     tokio::spawn(async move {
         shutdown.await;
@@ -285,6 +275,11 @@ pub async fn start(
             let _ = stop.send(true);
         }
     };
+    // A lease lost to another node stops this one, like a failed task.
+    let heartbeat = lease.clone().map(|lease| {
+        let (rx, done) = (stop_rx.clone(), stopping(&stop));
+        tokio::spawn(lease.heartbeat(heartbeat_every, rx, done))
+    });
     let udp = {
         let (node, rx, done) = (Arc::clone(&node), stop_rx.clone(), stopping(&stop));
         tokio::spawn(async move {
