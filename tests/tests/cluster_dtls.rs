@@ -1,8 +1,9 @@
 //! Issue 8, the transport cluster: three nodes on loopback with their own
-//! ports, real Redis for sessions and node-id leases, one bus shared by
-//! the three (so every uplink can be counted once), and a UDP load balancer
-//! in front that hashes the client's address and port (see
-//! `common/udp_balancer.rs`).
+//! ports, real Redis for sessions and node-id leases, real Kafka (tansu)
+//! with a producer per node (every uplink is counted in the topic), and a
+//! UDP load balancer in front that hashes the client's address and port
+//! (`lwm2m_sim::udp_balancer`). Nodes answer an uplink only once Kafka has
+//! its events (`acknowledge_after_delivery`).
 //!
 //! DTLS devices with Connection IDs register through the balancer; after a
 //! NAT rebinding of all of them most land on another node, whose records
@@ -11,8 +12,11 @@
 //! every device; then each node is restarted in turn and its devices carry
 //! on with the sessions it parked, without a handshake; a fourth node joins
 //! and forwards the records of devices that land on it. Every registration
-//! event arrives exactly once. The plain-CoAP variant needs no forwarding:
-//! any node serves any device from Redis.
+//! event arrives exactly once. A node killed (kill -9) under load comes
+//! back with its id and takes its sessions over from the sequence-number
+//! reservations in Redis: no handshake, no acknowledged uplink lost. The
+//! plain-CoAP variant needs no forwarding: any node serves any device from
+//! Redis, also across a crash.
 // Tests may panic: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -20,13 +24,13 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::udp_balancer::UdpBalancer;
 use common::{test_config, Backend, Store, TestNode, PATIENCE};
-use futures::StreamExt;
-use lwm2m_bus::{MemoryBus, SubscriptionFilter, UplinkBus};
+use lwm2m_bus::testing::{consume, create_topics, unique_topics, TestBroker};
+use lwm2m_bus::{decode_event, Encoding, KafkaBus, KafkaConfig, KafkaTopics};
 use lwm2m_coap::ResponseCode;
 use lwm2m_core::ModelRegistry;
 use lwm2m_proto::events::v1::uplink_event::Payload;
@@ -39,41 +43,42 @@ const DEVICES: usize = 24;
 const PSK_IDENTITY: &[u8] = b"cluster-fleet";
 const PSK_KEY: &[u8] = b"cluster-psk-0001";
 
-/// Registration events seen on the shared bus: (endpoint, kind) → count.
-type Seen = Arc<Mutex<BTreeMap<(String, i32), usize>>>;
+/// Reading the registrations topic back: the first records must come
+/// within this long; a safety net, not a timing assertion.
+const CONSUME_TIMEOUT: Duration = Duration::from_secs(60);
+/// After the expected count, keep reading this long to catch extra records.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Registration events in Kafka: (endpoint, kind) → count.
+type Tally = BTreeMap<(String, i32), usize>;
 
 struct Cluster {
+    _turn: tokio::sync::MutexGuard<'static, ()>,
     store: Store,
-    bus: Arc<dyn UplinkBus>,
+    broker: TestBroker,
+    topics: KafkaTopics,
     nodes: Vec<Option<TestNode>>,
     configs: Vec<TransportConfig>,
-    seen: Seen,
 }
+
+/// One cluster (three nodes, a broker, a fleet) at a time: two at once
+/// would only compete for the machine's cores.
+static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl Cluster {
     async fn start(dtls: bool) -> Cluster {
+        let turn = ONE_CLUSTER_AT_A_TIME.lock().await;
         let store = Store::new(Backend::Redis).await;
-        let bus: Arc<dyn UplinkBus> = Arc::new(MemoryBus::new(16 * 1024));
-        let seen: Seen = Arc::default();
-        let mut events = bus.subscribe(SubscriptionFilter::all());
-        let counted = Arc::clone(&seen);
-        tokio::spawn(async move {
-            while let Some(Ok(event)) = events.next().await {
-                if let Some(Payload::Registration(r)) = &event.payload {
-                    *counted
-                        .lock()
-                        .unwrap()
-                        .entry((event.endpoint.clone(), r.kind))
-                        .or_default() += 1;
-                }
-            }
-        });
+        let broker = TestBroker::start_or_reuse().await;
+        let topics = unique_topics("cluster");
+        create_topics(&broker.brokers, &topics, 4).await;
         let mut cluster = Cluster {
+            _turn: turn,
             store,
-            bus,
+            broker,
+            topics,
             nodes: Vec::new(),
             configs: Vec::new(),
-            seen,
         };
         for id in 1..=NODES {
             let mut config = test_config();
@@ -83,6 +88,8 @@ impl Cluster {
                 identity: PSK_IDENTITY.to_vec(),
                 key: PSK_KEY.to_vec(),
             }];
+            // A device hears "done" only once Kafka has its events.
+            config.acknowledge_after_delivery = true;
             config.cluster.lease_ttl = Duration::from_millis(1_500);
             config.cluster.heartbeat = Duration::from_millis(300);
             config.cluster.forward_bind = Some("127.0.0.1:0".parse().unwrap());
@@ -108,17 +115,25 @@ impl Cluster {
         cluster
     }
 
+    /// Each node runs on a runtime of its own, with its own Kafka
+    /// producer, so it can be crashed with what it buffered.
     async fn node(&self, config: TransportConfig) -> TestNode {
-        TestNode::start_deps(
-            config,
-            TransportDeps {
-                sessions: self.store.sessions.clone(),
-                bus: Arc::clone(&self.bus),
-                models: Arc::new(ModelRegistry::with_core_objects()),
-                registry: None,
-                cluster: Some(self.store.cluster.clone()),
-            },
-        )
+        let sessions = self.store.sessions.clone();
+        let cluster = self.store.cluster.clone();
+        let kafka = KafkaConfig {
+            brokers: self.broker.brokers.clone(),
+            topics: self.topics.clone(),
+            encoding: Encoding::Protobuf,
+            client_id: "lwm2m-cluster-test".into(),
+            ..Default::default()
+        };
+        TestNode::start_isolated(config, move || TransportDeps {
+            sessions,
+            bus: Arc::new(KafkaBus::new(kafka).unwrap()),
+            models: Arc::new(ModelRegistry::with_core_objects()),
+            registry: None,
+            cluster: Some(cluster),
+        })
         .await
     }
 
@@ -143,11 +158,25 @@ impl Cluster {
         self.live().map(|n| counter(&n.handle.stats())).sum()
     }
 
-    fn seen(&self, endpoint: &str, kind: RegistrationKind) -> usize {
-        let seen = self.seen.lock().unwrap();
-        seen.get(&(endpoint.to_owned(), kind as i32))
-            .copied()
-            .unwrap_or(0)
+    /// Reads the registrations topic back: at least `expected` records,
+    /// then whatever else arrives within the linger.
+    async fn tally(&self, expected: usize) -> Tally {
+        let records = consume(
+            &self.broker.brokers,
+            &[&self.topics.registrations],
+            expected,
+            CONSUME_TIMEOUT,
+            LINGER,
+        )
+        .await;
+        let mut tally = Tally::new();
+        for record in records {
+            let event = decode_event(Encoding::Protobuf, &record.payload).unwrap();
+            if let Some(Payload::Registration(r)) = &event.payload {
+                *tally.entry((event.endpoint.clone(), r.kind)).or_default() += 1;
+            }
+        }
+        tally
     }
 
     /// Starts another node with id `id` (joining the running cluster).
@@ -170,12 +199,89 @@ impl Cluster {
         self.nodes[index] = Some(self.node(config).await);
     }
 
+    /// kill -9 of a node: nothing parked, its lease left to lapse; then it
+    /// starts again with its id and ports, as a StatefulSet pod would.
+    async fn crash_and_restart(&mut self, index: usize) {
+        self.nodes[index].take().unwrap().crash();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let config = self.configs[index].clone();
+        self.nodes[index] = Some(self.node(config).await);
+        // The others learn the restarted node's new forwarding address.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+
+    /// Every Register and Update each device had acknowledged, and how
+    /// many of each are in Kafka. Exactly once: equal.
+    async fn acknowledged_and_delivered(&self, devices: &[Device]) -> Vec<Delivered> {
+        let acknowledged: Vec<_> = devices.iter().map(Device::status).collect();
+        let expected = acknowledged
+            .iter()
+            .map(|s| usize::try_from(s.registrations + s.updates).unwrap())
+            .sum();
+        let tally = self.tally(expected).await;
+        let count = |ep: &str, kind: RegistrationKind| {
+            tally
+                .get(&(ep.to_owned(), kind as i32))
+                .copied()
+                .unwrap_or(0)
+        };
+        acknowledged
+            .iter()
+            .enumerate()
+            .flat_map(|(i, status)| {
+                let ep = endpoint(i);
+                [
+                    (RegistrationKind::Registered, status.registrations),
+                    (RegistrationKind::Updated, status.updates),
+                ]
+                .map(|(kind, acked)| Delivered {
+                    what: format!("{ep} {kind:?}"),
+                    acknowledged: usize::try_from(acked).unwrap(),
+                    in_kafka: count(&ep, kind),
+                })
+            })
+            .collect()
+    }
+
+    /// No acknowledged uplink was lost: every Register and Update a device
+    /// had acknowledged is in Kafka (a crash may duplicate one whose
+    /// answer it swallowed). Returns the duplicates.
+    async fn no_acknowledged_uplink_lost(&self, devices: &[Device]) -> usize {
+        let mut duplicates = 0;
+        for d in self.acknowledged_and_delivered(devices).await {
+            assert!(
+                d.in_kafka >= d.acknowledged,
+                "{}: {} acknowledged, {} in Kafka",
+                d.what,
+                d.acknowledged,
+                d.in_kafka
+            );
+            duplicates += d.in_kafka - d.acknowledged;
+        }
+        duplicates
+    }
+
+    /// Every acknowledged Register and Update is in Kafka exactly once.
+    async fn every_uplink_exactly_once(&self, devices: &[Device]) {
+        for d in self.acknowledged_and_delivered(devices).await {
+            assert_eq!(d.in_kafka, d.acknowledged, "{}", d.what);
+        }
+    }
+
     async fn stop(mut self) {
         for node in self.nodes.drain(..).flatten() {
             node.stop().await;
         }
         self.store.cleanup().await;
+        drop(self.broker);
     }
+}
+
+/// One device's uplinks of one kind: acknowledged to it, and in Kafka.
+struct Delivered {
+    what: String,
+    acknowledged: usize,
+    in_kafka: usize,
 }
 
 fn endpoint(i: usize) -> String {
@@ -350,16 +456,146 @@ async fn dtls_sessions_follow_their_owner_through_rebinding_and_rolling_restarts
 
     // Every uplink exactly once: one Register per device, and one Updated
     // per Update it made (rebindings, restarts, the new node's rounds).
-    for (i, device) in devices.iter().enumerate() {
-        let ep = endpoint(i);
-        assert_eq!(cluster.seen(&ep, RegistrationKind::Registered), 1, "{ep}");
-        let updates = usize::try_from(device.status().updates).unwrap();
+    for device in &devices {
+        assert_eq!(device.status().registrations, 1);
+    }
+    cluster.every_uplink_exactly_once(&devices).await;
+    for device in &mut devices {
+        device.shutdown(true).await;
+    }
+    cluster.stop().await;
+}
+
+/// Every device updates over and over until `stop` turns true; returns
+/// how many rounds ran.
+fn keep_updating(
+    devices: &Arc<Vec<Device>>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<usize> {
+    let devices = Arc::clone(devices);
+    tokio::spawn(async move {
+        let mut rounds = 0;
+        while !*stop.borrow() {
+            // Failed Updates are retried by the device; they are not
+            // acknowledged, so they do not count as uplinks that must arrive.
+            let _ = futures::future::join_all(devices.iter().map(|d| d.update_now())).await;
+            rounds += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        rounds
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_nodes_dtls_sessions_are_taken_over_without_a_handshake() {
+    let mut cluster = Cluster::start(true).await;
+    let balancer = UdpBalancer::start(cluster.device_facing(true)).await;
+    let devices = Arc::new(fleet(&balancer, true).await);
+    let crashed = 1;
+    let owned = cluster.nodes[crashed]
+        .as_ref()
+        .unwrap()
+        .handle
+        .stats()
+        .dtls
+        .sessions_established;
+    assert!(owned > 0, "no session on the node to crash");
+
+    // kill -9 under load: Updates keep coming from every device.
+    let (stop_load, load_stops) = tokio::sync::watch::channel(false);
+    let load = keep_updating(&devices, load_stops);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.crash_and_restart(crashed).await;
+    let restarted = cluster.nodes[crashed].as_ref().unwrap().handle.stats();
+    assert_eq!(
+        restarted.dtls.engine.sessions_imported, owned,
+        "the restarted node took over every session the crashed one had"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop_load.send(true).unwrap();
+    let rounds = load.await.unwrap();
+    assert!(rounds > 0);
+    everyone_updates(&devices).await;
+    every_device_answers(&cluster).await;
+
+    // Zero re-handshakes: the sessions continued with sequence numbers
+    // above anything the crashed node may have used.
+    for device in devices.iter() {
+        let status = device.status();
         assert_eq!(
-            cluster.seen(&ep, RegistrationKind::Updated),
-            updates,
-            "{ep}"
+            status.dtls_handshakes, 1,
+            "a handshake was needed: {status:?}"
         );
     }
+    assert_eq!(cluster.total(|s| s.dtls.engine.handshakes_started), 0);
+    let duplicates = cluster.no_acknowledged_uplink_lost(&devices).await;
+    eprintln!("kill -9 under load: {rounds} update rounds, {duplicates} duplicated uplinks");
+    let mut devices = Arc::try_unwrap(devices).ok().unwrap();
+    for device in &mut devices {
+        device.shutdown(true).await;
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_sessions_are_adopted_then_handed_back_when_it_returns() {
+    let mut cluster = Cluster::start(true).await;
+    let balancer = UdpBalancer::start(cluster.device_facing(true)).await;
+    let devices = fleet(&balancer, true).await;
+    let dead = 1;
+    let owned = cluster.nodes[dead]
+        .as_ref()
+        .unwrap()
+        .handle
+        .stats()
+        .dtls
+        .sessions_established;
+    assert!(owned > 0, "no session on the node to kill");
+
+    // kill -9, and the balancer takes the node out (as a Service drops a
+    // pod that fails its readiness probe): its devices land on the others,
+    // whose records name a node with no lease once it lapses. The nodes
+    // that hear them adopt the dead id and take its sessions over.
+    cluster.nodes[dead].take().unwrap().crash();
+    balancer.set_down(dead, true);
+    everyone_updates(&devices).await;
+    every_device_answers(&cluster).await;
+    assert_eq!(
+        cluster.total(|s| s.dtls.sessions_adopted),
+        owned,
+        "every session of the dead node was adopted"
+    );
+
+    // The node comes back with its id: it takes the id back at once, with
+    // the sessions the adopter kept reserving; the adopter hands them over.
+    let config = cluster.configs[dead].clone();
+    cluster.nodes[dead] = Some(cluster.node(config).await);
+    balancer.set_down(dead, false);
+    let back = cluster.nodes[dead].as_ref().unwrap();
+    back.wait_stats("the returning node took its sessions back", |s| {
+        s.dtls.engine.sessions_imported == owned
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while cluster.total(|s| s.dtls.sessions_handed_over) < owned {
+        assert!(tokio::time::Instant::now() < deadline, "never handed over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    everyone_updates(&devices).await;
+    every_device_answers(&cluster).await;
+
+    for device in &devices {
+        let status = device.status();
+        assert_eq!(
+            status.dtls_handshakes, 1,
+            "a handshake was needed: {status:?}"
+        );
+    }
+    assert_eq!(cluster.total(|s| s.dtls.engine.handshakes_started), 0);
+    let duplicates = cluster.no_acknowledged_uplink_lost(&devices).await;
+    eprintln!("adoption and hand-back: {duplicates} duplicated uplinks");
+    let mut devices = devices;
     for device in &mut devices {
         device.shutdown(true).await;
     }
@@ -388,16 +624,15 @@ async fn plain_coap_devices_are_served_by_whichever_node_hears_them() {
     cluster.restart(1).await;
     everyone_updates(&devices).await;
     every_device_answers(&cluster).await;
-    for (i, device) in devices.iter().enumerate() {
-        let ep = endpoint(i);
-        assert_eq!(cluster.seen(&ep, RegistrationKind::Registered), 1, "{ep}");
-        let updates = usize::try_from(device.status().updates).unwrap();
-        assert_eq!(
-            cluster.seen(&ep, RegistrationKind::Updated),
-            updates,
-            "{ep}"
-        );
+    for device in &devices {
+        assert_eq!(device.status().registrations, 1);
     }
+    cluster.every_uplink_exactly_once(&devices).await;
+    // kill -9 of a node: the sessions are in Redis, so nothing is lost.
+    cluster.crash_and_restart(2).await;
+    everyone_updates(&devices).await;
+    every_device_answers(&cluster).await;
+    cluster.no_acknowledged_uplink_lost(&devices).await;
     for device in &mut devices {
         device.shutdown(true).await;
     }

@@ -39,6 +39,20 @@ pub trait UplinkBus: Send + Sync {
         event: UplinkEvent,
     ) -> Result<(), BusError>;
 
+    /// Like [`publish_reserved`](Self::publish_reserved), but returns only
+    /// once the event is delivered (Kafka acknowledged it): for a transport
+    /// that acknowledges a device only after its uplink is safe, so a crash
+    /// of the node loses no acknowledged uplink.
+    /// [`BusError::Undelivered`] when it failed for good. Buses without a
+    /// broker deliver when they take the event.
+    async fn publish_delivered(
+        &self,
+        reservation: &mut Reservation,
+        event: UplinkEvent,
+    ) -> Result<(), BusError> {
+        self.publish_reserved(reservation, event).await
+    }
+
     /// Reserves one slot and publishes into it: for callers that have not
     /// acknowledged anything yet (or cannot refuse).
     async fn publish(&self, event: UplinkEvent) -> Result<(), BusError> {

@@ -51,6 +51,14 @@ pub enum BusError {
         timeout: Duration,
     },
 
+    /// The broker refused the event for good (or the producer went away
+    /// before delivering it); see the bus log for why.
+    #[error("uplink event {event_id:?} was not delivered")]
+    Undelivered {
+        /// `UplinkEvent.event_id` of the event.
+        event_id: String,
+    },
+
     /// The background delivery task has stopped (the bus is shutting down).
     #[error("the uplink bus is closed")]
     Closed,

@@ -55,6 +55,13 @@ impl Reservation {
 
     /// Spends one slot; the returned permit (bounded buses) travels with the
     /// event and frees its buffer slot when the event is delivered.
+    /// Carves one slot out as a reservation of its own (to publish several
+    /// events concurrently); `None` when no slot is left.
+    pub fn split_one(&mut self) -> Option<Reservation> {
+        let permit = self.take_one().ok()?;
+        Some(Reservation { slots: 1, permit })
+    }
+
     pub(crate) fn take_one(&mut self) -> Result<Option<OwnedSemaphorePermit>, BusError> {
         if self.slots == 0 {
             return Err(BusError::ReservationExhausted);
@@ -91,6 +98,23 @@ mod tests {
         assert!(matches!(r.take_one(), Err(BusError::ReservationExhausted)));
         drop((b, c));
         assert_eq!(sem.available_permits(), 5);
+    }
+
+    #[test]
+    fn split_slots_keep_their_permits() {
+        let sem = Arc::new(Semaphore::new(5));
+        let mut r = Reservation::bounded(2, sem.clone().try_acquire_many_owned(2).unwrap());
+        let mut one = r.split_one().unwrap();
+        assert!(one.is_backed_by(&sem) && one.remaining() == 1);
+        let two = r.split_one().unwrap();
+        assert!(r.split_one().is_none());
+        assert_eq!(sem.available_permits(), 3);
+        drop(one.take_one().unwrap());
+        drop(two);
+        assert_eq!(sem.available_permits(), 5);
+        let mut unbounded = Reservation::unbounded(1);
+        assert!(unbounded.split_one().is_some_and(|r| r.remaining() == 1));
+        assert!(unbounded.split_one().is_none());
     }
 
     #[test]

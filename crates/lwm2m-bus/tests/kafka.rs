@@ -316,3 +316,59 @@ async fn full_buffer_applies_backpressure_until_the_broker_drains_it() {
         (21, 21, 0, 0)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_delivered_returns_only_once_the_broker_has_the_event() {
+    let port = free_port();
+    let brokers = format!("127.0.0.1:{port}");
+    let topics = unique_topics("delivered");
+    let bus =
+        Arc::new(KafkaBus::new(config(&brokers, topics.clone(), Encoding::Protobuf, 10)).unwrap());
+    let waiting = {
+        let bus = Arc::clone(&bus);
+        tokio::spawn(async move {
+            let mut reservation = bus.try_reserve(2).unwrap();
+            let mut first = reservation.split_one().unwrap();
+            let mut second = reservation.split_one().unwrap();
+            // Both are buffered at once and waited for together.
+            let (a, b) = tokio::join!(
+                bus.publish_delivered(&mut first, numbered("durable", 1)),
+                bus.publish_delivered(&mut second, numbered("durable", 2)),
+            );
+            a.and(b)
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!waiting.is_finished(), "returned before any broker had it");
+    assert_eq!(bus.stats().delivered, 0);
+
+    let broker = TestBroker::start_on(port).await;
+    create_topics(&broker.brokers, &topics, 1).await;
+    tokio::time::timeout(CONSUME_TIMEOUT, waiting)
+        .await
+        .expect("delivered once the broker is up")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        bus.stats().delivered,
+        2,
+        "returned after both were acknowledged"
+    );
+    let received = consume(
+        &broker.brokers,
+        &[&topics.values],
+        2,
+        CONSUME_TIMEOUT,
+        LINGER,
+    )
+    .await;
+    let seqs: Vec<i64> = received
+        .iter()
+        .map(|r| {
+            decode_event(Encoding::Protobuf, &r.payload)
+                .unwrap()
+                .timestamp_ms
+        })
+        .collect();
+    assert_eq!(seqs, vec![1, 2], "in publish order");
+}

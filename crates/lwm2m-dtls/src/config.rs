@@ -35,6 +35,16 @@ pub struct ServerConfig {
     /// Refuse clients without RFC 7627 extended master secret (default false:
     /// some constrained clients, e.g. tinydtls, lack it).
     pub require_extended_master_secret: bool,
+    /// Reserve epoch-1 sequence numbers in blocks of this size (default
+    /// `None`: no reservation). With `Some(block)` an established session
+    /// writes no record past the limit its driver last confirmed: it asks
+    /// for the next block with `Event::ReserveSequenceNumbers` (carrying an
+    /// export blob to store) once half the block is used, and application
+    /// data waits while a reservation is outstanding at the limit. A node
+    /// that takes the session over after a crash imports the stored blob
+    /// with `seq_skip = block` and so never reuses a sequence number (AEAD
+    /// nonce). See `docs/cluster.md`.
+    pub sequence_reservation: Option<u64>,
     /// Limits on state a peer can make us hold.
     pub limits: Limits,
     /// Key, certificate chain and client-authentication policy for the
@@ -104,6 +114,10 @@ pub struct Limits {
     /// Encrypted records buffered per handshake while the keys are not yet
     /// known, e.g. while the PSK lookup runs (default 8).
     pub max_deferred_records: usize,
+    /// Application records held per session while a sequence-number
+    /// reservation is outstanding at the limit (default 32); beyond it they
+    /// are dropped and counted (CoAP retransmits).
+    pub max_records_awaiting_reservation: usize,
 }
 
 impl Default for Limits {
@@ -112,6 +126,7 @@ impl Default for Limits {
             max_handshakes: 10_000,
             max_sessions: 200_000,
             max_deferred_records: 8,
+            max_records_awaiting_reservation: 32,
         }
     }
 }
@@ -129,6 +144,7 @@ impl Default for ServerConfig {
             cookie_secret_lifetime: Duration::from_secs(60),
             session_idle_timeout: None,
             require_extended_master_secret: false,
+            sequence_reservation: None,
             limits: Limits::default(),
             certificate: None,
         }
@@ -156,6 +172,15 @@ impl ServerConfig {
         }
         if self.limits.max_sessions == 0 || self.limits.max_handshakes == 0 {
             return Err(Error::InvalidConfig("limits must be non-zero"));
+        }
+        // Half a block is asked for ahead; below 2 there is no half.
+        if self
+            .sequence_reservation
+            .is_some_and(|block| !(2..=1 << 40).contains(&block))
+        {
+            return Err(Error::InvalidConfig(
+                "sequence_reservation must be in 2..=2^40",
+            ));
         }
         Ok(())
     }

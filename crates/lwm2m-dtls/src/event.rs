@@ -63,6 +63,10 @@ pub enum CloseReason {
     Replaced,
     /// Closed through the API.
     Local,
+    /// Handed over to another node through the API: forgotten without a
+    /// record (a close_notify would spend a sequence number the other node
+    /// may use).
+    HandedOver,
 }
 
 /// Events for the upper layer, from [`crate::DtlsServer::poll_event`].
@@ -112,6 +116,19 @@ pub enum Event {
         old: SocketAddr,
         /// New address.
         new: SocketAddr,
+    },
+    /// Only with `ServerConfig::sequence_reservation`: store `blob` where a
+    /// node taking the session over would find it (replacing the session's
+    /// previous blob), then call [`crate::DtlsServer::confirm_reservation`]
+    /// with `limit`, or [`crate::DtlsServer::reservation_failed`]. Whoever
+    /// imports the blob passes the reservation block as `seq_skip`.
+    ReserveSequenceNumbers {
+        /// The session.
+        session: SessionId,
+        /// The session exported now (contains traffic keys: protect it).
+        blob: Vec<u8>,
+        /// The write limit that becomes valid once `blob` is stored.
+        limit: u64,
     },
     /// The session or handshake is gone; its id will not be used again.
     Closed {

@@ -188,6 +188,7 @@ fn decode_inner(blob: &[u8]) -> Option<Result<SessionState, Error>> {
         replay: [ReplayWindow::default(), window],
         cid_send,
         cid_recv,
+        write_limit: None,
     };
     Some(Ok(SessionState {
         suite,
@@ -221,6 +222,7 @@ mod tests {
                 replay: [ReplayWindow::default(), window],
                 cid_send: vec![],
                 cid_recv: vec![1, 2, 3, 4, 5, 6, 7, 8],
+                write_limit: None,
             },
         }
     }

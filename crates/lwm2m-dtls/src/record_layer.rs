@@ -28,6 +28,12 @@ pub(crate) struct RecordLayer {
     pub(crate) cid_send: Vec<u8>,
     /// CID we issued, expected in the peer's epoch-1 records (empty: none).
     pub(crate) cid_recv: Vec<u8>,
+    /// Epoch-1 sequence numbers at or above this are not written (`None`:
+    /// no limit). Set when sequence numbers are reserved in a cluster
+    /// store, so a node that takes the session over after a crash can
+    /// start above anything this node may have used. Not exported: the
+    /// importer sets its own.
+    pub(crate) write_limit: Option<u64>,
 }
 
 /// Result of opening a received record.
@@ -61,7 +67,7 @@ impl RecordLayer {
     ) -> Option<Vec<u8>> {
         let slot = self.write_seq.get_mut(usize::from(epoch))?;
         let seq = *slot;
-        if seq > MAX_SEQ {
+        if seq > MAX_SEQ || (epoch == 1 && self.write_limit.is_some_and(|limit| seq >= limit)) {
             return None;
         }
         *slot += 1;
@@ -86,6 +92,12 @@ impl RecordLayer {
                 &fragment,
             ))
         }
+    }
+
+    /// Whether an epoch-1 record can be written now (within the limit).
+    pub(crate) fn may_write(&self) -> bool {
+        let [_, seq] = self.write_seq;
+        seq <= MAX_SEQ && self.write_limit.is_none_or(|limit| seq < limit)
     }
 
     /// Authenticates, decrypts and replay-checks a received record.

@@ -49,4 +49,10 @@ pub struct Stats {
     pub sessions_idle_closed: u64,
     /// Sessions imported from a blob.
     pub sessions_imported: u64,
+    /// Sequence-number reservations asked for (`ReserveSequenceNumbers`).
+    pub sequence_reservations_requested: u64,
+    /// Application records held until a reservation was confirmed.
+    pub records_awaiting_reservation: u64,
+    /// Application records dropped because too many were held.
+    pub records_dropped_unreserved: u64,
 }

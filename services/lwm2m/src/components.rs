@@ -42,6 +42,10 @@ pub fn transport_config(settings: &Settings) -> TransportConfig {
             .find(|t| !t.is_empty())
             .cloned(),
         dtls_bind: s.dtls.enabled.then_some(s.transport.coaps_bind),
+        // Only a broker can lose what a node acknowledged; the in-process
+        // bus delivers when it takes an event.
+        acknowledge_after_delivery: s.storage.bus == "kafka" && s.kafka.acknowledge_after_delivery,
+        delivery_timeout: Duration::from_millis(s.kafka.delivery_timeout_ms),
         ..TransportConfig::default()
     };
     config.dtls.connection_id_length = usize::from(s.dtls.connection_id_length);
@@ -62,6 +66,7 @@ pub fn transport_config(settings: &Settings) -> TransportConfig {
         forward_advertise: (!s.node.forward_advertise.is_empty())
             .then(|| s.node.forward_advertise.clone()),
         key: s.node.cluster_key.as_bytes().to_vec(),
+        sequence_block: s.node.sequence_block,
     };
     config.coap.ack_timeout = Duration::from_millis(s.coap.ack_timeout_ms);
     config.coap.ack_random_factor = s.coap.ack_random_factor;

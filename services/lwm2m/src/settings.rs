@@ -65,6 +65,11 @@ pub struct NodeSettings {
     /// bytes or more; required with `forward_bind`). Set it from a Secret
     /// (`LWM2M_NODE_CLUSTER_KEY`).
     pub cluster_key: String,
+    /// DTLS record sequence numbers a session reserves in the session
+    /// store at a time, so that after a crash (kill -9) the next node with
+    /// this id takes its sessions over without reusing one; 0 turns it off
+    /// (then only a graceful stop keeps sessions).
+    pub sequence_block: u64,
 }
 
 impl Default for NodeSettings {
@@ -78,6 +83,7 @@ impl Default for NodeSettings {
             forward_bind: String::new(),
             forward_advertise: String::new(),
             cluster_key: String::new(),
+            sequence_block: 4096,
         }
     }
 }
@@ -247,6 +253,14 @@ pub struct KafkaSettings {
     /// Events held while Kafka is slow or away; when full, new CON uplinks
     /// are refused instead of acknowledged and lost.
     pub buffer_capacity: usize,
+    /// Answer a device's Register, Update, De-register and Send only once
+    /// Kafka has acknowledged their events, so a node killed right after
+    /// answering has lost nothing it acknowledged (costs one broker round
+    /// trip of latency per uplink). Off: answered first, published after.
+    pub acknowledge_after_delivery: bool,
+    /// With `acknowledge_after_delivery`: events not delivered within this
+    /// long get the device a 5.03, and it retries later.
+    pub delivery_timeout_ms: u64,
 }
 
 impl Default for KafkaSettings {
@@ -259,6 +273,8 @@ impl Default for KafkaSettings {
             topic_transport_log: "lwm2m.transport-log".to_owned(),
             topic_registry_changes: lwm2m_registry::kafka_feed::DEFAULT_TOPIC.to_owned(),
             buffer_capacity: 100_000,
+            acknowledge_after_delivery: true,
+            delivery_timeout_ms: 5_000,
         }
     }
 }
@@ -546,6 +562,12 @@ impl Settings {
                     "record forwarding needs a cluster key of at least 16 bytes",
                 ));
             }
+        }
+        if self.node.sequence_block == 1 || self.node.sequence_block > 1 << 40 {
+            return Err(Error::config(
+                "node.sequence_block",
+                "must be 0 (off) or between 2 and 2^40",
+            ));
         }
         if self.node.heartbeat_ms == 0 || self.node.heartbeat_ms * 2 > self.node.lease_ttl_ms {
             return Err(Error::config(

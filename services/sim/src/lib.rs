@@ -30,7 +30,9 @@
 //! `value_simulation`, `initial_objects`, `temperature_model`), the IO loop
 //! (`driver`), and the public handles (`device`, `fleet`, `stats`,
 //! `device_status`, `commands`, `config`, `start_gate`: a fleet held back
-//! until a load generator opens it, see `Fleet::start_gated`).
+//! until a load generator opens it, see `Fleet::start_gated`). Beside the
+//! devices: `udp_balancer`, the hashing UDP load balancer the cluster tests
+//! and benchmark put in front of several transport nodes.
 
 pub mod attribute_store;
 pub mod cli;
@@ -56,6 +58,7 @@ pub mod security;
 pub mod start_gate;
 pub mod stats;
 pub mod temperature_model;
+pub mod udp_balancer;
 pub mod uplink;
 pub mod value_simulation;
 

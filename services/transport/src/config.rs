@@ -98,6 +98,16 @@ pub struct TransportConfig {
     pub device_overrides: HashMap<String, DeviceOverrides>,
     /// How long shutdown waits for the bus to deliver buffered events.
     pub shutdown_flush_timeout: Duration,
+    /// Answer a device's Register, Update, De-register or Send only once
+    /// its events are delivered (Kafka acknowledged them), so a node that
+    /// crashes right after answering has lost nothing the device was told
+    /// is done. Costs one broker round trip per uplink in latency, not in
+    /// throughput. Off: answered first, published after (the events wait
+    /// in the node's memory meanwhile).
+    pub acknowledge_after_delivery: bool,
+    /// With `acknowledge_after_delivery`: a device whose events are not
+    /// delivered within this long is answered 5.03 and retries later.
+    pub delivery_timeout: Duration,
     /// Node id source, its lease, and parked DTLS sessions (with a cluster
     /// store in `TransportDeps`).
     pub cluster: crate::cluster::ClusterConfig,
@@ -129,6 +139,8 @@ impl Default for TransportConfig {
             sender_scan_limit: 10_000,
             device_overrides: HashMap::new(),
             shutdown_flush_timeout: Duration::from_secs(5),
+            acknowledge_after_delivery: false,
+            delivery_timeout: Duration::from_secs(5),
             cluster: crate::cluster::ClusterConfig::default(),
         }
     }

@@ -198,15 +198,7 @@ async fn serve(
         }
     });
     let code = outcome.response.code;
-    if let Err(e) = node
-        .driver_of(peer)
-        .respond(exchange, outcome.response)
-        .await
-    {
-        tracing::debug!(error = %e, "response not sent");
-        return;
-    }
-    if let Some(device) = outcome.device {
+    let published = outcome.device.map(|device| {
         let mut published: Vec<_> = outcome
             .events
             .into_iter()
@@ -220,6 +212,25 @@ async fn serve(
             None,
         );
         published.push(node.event(&device, log));
+        published
+    });
+    // Either the events are delivered before the device hears "done" (a
+    // crash after the answer loses nothing), or they follow the answer.
+    let (response, published) = match published {
+        Some(events) if node.config.acknowledge_after_delivery => {
+            if node.publish_delivered(&mut reservation, events).await {
+                (outcome.response, None)
+            } else {
+                (unavailable(&node), None)
+            }
+        }
+        published => (outcome.response, published),
+    };
+    if let Err(e) = node.driver_of(peer).respond(exchange, response).await {
+        tracing::debug!(error = %e, "response not sent");
+        return;
+    }
+    if let Some(published) = published {
         node.publish_reserved(&mut reservation, published).await;
     }
     if let Some((reg, peer)) = outcome.wake {

@@ -194,6 +194,11 @@ pub async fn start(
     )
     .await?;
     config.dtls.node_id = cid_node_id;
+    // In a cluster, sessions reserve their record sequence numbers in the
+    // store, so a node taking over after a crash never reuses one.
+    if deps.cluster.is_some() && config.cluster.sequence_block > 0 {
+        config.dtls.sequence_reservation = Some(config.cluster.sequence_block);
+    }
     let secure = match config.dtls_bind {
         Some(bind) => match secure_parts(&config, bind).await {
             Ok(parts) => Some(parts),
@@ -218,6 +223,17 @@ pub async fn start(
     let (secure_commands, secure_rx) = mpsc::channel(driver::COMMAND_QUEUE);
     let (stop, stop_rx) = watch::channel(false);
     let stop = Arc::new(stop);
+    // Sessions are parked and reserved under the leases this node holds.
+    let parking = match (&deps.cluster, &lease) {
+        (Some(store), Some(lease)) => Some(cluster::parking::Parking {
+            store: Arc::clone(store),
+            node_id: cid_node_id,
+            holder: lease.member().holder.clone(),
+            ttl: config.cluster.parked_session_ttl,
+            block: config.dtls.sequence_reservation,
+        }),
+        _ => None,
+    };
     let node = Arc::new(Node::new(
         config,
         node_id.clone(),
@@ -227,6 +243,7 @@ pub async fn start(
             .as_ref()
             .map(|_| driver::DriverHandle::new(secure_commands)),
         stop_rx.clone(),
+        parking,
     ));
 
     provisioning::watch(&node);
@@ -250,11 +267,24 @@ pub async fn start(
                 heartbeat_every,
                 stop_rx.clone(),
             ));
+            // A dead node's sessions are adopted only if they can be taken
+            // over safely (sequence numbers reserved).
+            let adopter = match (&lease, parking.block) {
+                (Some(lease), Some(_)) => Some(cluster::adoption::Adopter::new(
+                    parking.clone(),
+                    lease.member().clone(),
+                    node.config.cluster.lease_ttl,
+                    heartbeat_every,
+                    stop_rx.clone(),
+                )),
+                _ => None,
+            };
             Some(secure::forwarding::Forwarding::new(
                 socket,
                 node.config.cluster.key.clone(),
                 cid_node_id,
                 members,
+                adopter,
             ))
         }
         (Some(_), None) => {

@@ -90,6 +90,7 @@ impl Node {
         driver: DriverHandle,
         secure: Option<DriverHandle>,
         stop: watch::Receiver<bool>,
+        parking: Option<Parking>,
     ) -> Self {
         Node {
             stop,
@@ -105,11 +106,7 @@ impl Node {
             counters: Counters::default(),
             addresses: AddressIndex::default(),
             forwarder: Forwarder::default(),
-            parking: deps.cluster.map(|store| Parking {
-                store,
-                node_id: config.dtls.node_id,
-                ttl: config.cluster.parked_session_ttl,
-            }),
+            parking,
             config,
         }
     }
@@ -141,6 +138,52 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// Publishes into reserved slots and waits until the bus delivered
+    /// every event (up to `delivery_timeout`); `false` if one was not
+    /// delivered, so the device is not told its uplink is done.
+    pub async fn publish_delivered(
+        &self,
+        reservation: &mut Reservation,
+        events: Vec<UplinkEvent>,
+    ) -> bool {
+        // Each publish buffers its event on its first poll, which join_all
+        // does in order: per-device order holds; the waits overlap.
+        let bus = &self.bus;
+        let mut reservations = Vec::with_capacity(events.len());
+        for _ in &events {
+            match reservation.split_one() {
+                Some(one) => reservations.push(one),
+                None => return false,
+            }
+        }
+        let publishes = events
+            .into_iter()
+            .zip(reservations.iter_mut())
+            .map(|(event, one)| bus.publish_delivered(one, event));
+        let outcome = tokio::time::timeout(
+            self.config.delivery_timeout,
+            futures::future::join_all(publishes),
+        )
+        .await;
+        let Ok(results) = outcome else {
+            Counters::inc(&self.counters.publish_failures);
+            tracing::warn!("uplink events not delivered in time; the device is answered 5.03");
+            return false;
+        };
+        let mut delivered = true;
+        for result in results {
+            match result {
+                Ok(()) => Counters::inc(&self.counters.events_published),
+                Err(e) => {
+                    delivered = false;
+                    Counters::inc(&self.counters.publish_failures);
+                    tracing::warn!(error = %e, "uplink event not delivered");
+                }
+            }
+        }
+        delivered
     }
 
     /// Publishes events nothing was acknowledged for (downlink results, expiry).

@@ -94,6 +94,10 @@ pub struct DtlsStats {
     /// and whose session no one took over: dropped (see docs/cluster.md on
     /// why no alert can make the device handshake sooner).
     pub records_for_gone_nodes: u64,
+    /// Sessions of dead nodes this node took over by adopting their id.
+    pub sessions_adopted: u64,
+    /// Adopted sessions handed back when their own node returned.
+    pub sessions_handed_over: u64,
 }
 
 /// The live counters behind [`TransportStats`].
@@ -109,6 +113,8 @@ pub(crate) struct Counters {
     pub records_relayed: AtomicU64,
     pub frames_refused: AtomicU64,
     pub records_for_gone_nodes: AtomicU64,
+    pub sessions_adopted: AtomicU64,
+    pub sessions_handed_over: AtomicU64,
     pub datagrams_received: AtomicU64,
     pub datagrams_sent: AtomicU64,
     pub send_errors: AtomicU64,
@@ -173,6 +179,8 @@ impl Counters {
                 records_relayed: get(&self.records_relayed),
                 frames_refused: get(&self.frames_refused),
                 records_for_gone_nodes: get(&self.records_for_gone_nodes),
+                sessions_adopted: get(&self.sessions_adopted),
+                sessions_handed_over: get(&self.sessions_handed_over),
             },
             datagrams_received: get(&self.datagrams_received),
             datagrams_sent: get(&self.datagrams_sent),

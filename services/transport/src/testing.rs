@@ -91,6 +91,21 @@ pub struct TestNode {
     pub handle: TransportHandle,
     pub bus: Arc<dyn UplinkBus>,
     owned_store: Option<Store>,
+    /// The node's own runtime, if it has one (see `start_isolated`).
+    runtime: Option<Isolated>,
+}
+
+/// A node's own runtime. Dropped without blocking: a plain `Runtime`
+/// dropped inside the test's async context (a failing test unwinding)
+/// would panic again.
+struct Isolated(Option<tokio::runtime::Runtime>);
+
+impl Drop for Isolated {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl TestNode {
@@ -147,7 +162,50 @@ impl TestNode {
             handle,
             bus,
             owned_store: None,
+            runtime: None,
         }
+    }
+
+    /// A node whose tasks run on a runtime of their own, so that
+    /// [`crash`](Self::crash) can end them all at once, as kill -9 ends a
+    /// process: no graceful stop, nothing parked, the lease left to lapse.
+    /// `deps` are made on that runtime, so a bus's own tasks (a Kafka
+    /// producer's buffer) die with the node too.
+    pub async fn start_isolated(
+        config: TransportConfig,
+        deps: impl FnOnce() -> TransportDeps + Send + 'static,
+    ) -> TestNode {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (handle, bus) = runtime
+            .spawn(async move {
+                let deps = deps();
+                let bus = deps.bus.clone();
+                let handle = crate::start(config, deps, std::future::pending()).await;
+                (handle, bus)
+            })
+            .await
+            .unwrap();
+        let handle = handle.unwrap();
+        TestNode {
+            handle,
+            bus,
+            owned_store: None,
+            runtime: Some(Isolated(Some(runtime))),
+        }
+    }
+
+    /// Ends every task of an isolated node at its next await, without
+    /// running any of its shutdown code (kill -9).
+    pub fn crash(mut self) {
+        let runtime = self.runtime.take();
+        assert!(runtime.is_some(), "only an isolated node can crash");
+        // First the tasks end (without running their code), then the
+        // handle goes.
+        drop(runtime);
     }
 
     pub fn events(&self) -> Events {
@@ -163,6 +221,7 @@ impl TestNode {
     /// Stops the node (and deletes the Redis keys of a store it made).
     pub async fn stop(self) {
         self.handle.shutdown().await.unwrap();
+        drop(self.runtime);
         if let Some(store) = self.owned_store {
             store.cleanup().await;
         }

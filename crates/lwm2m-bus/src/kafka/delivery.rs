@@ -19,7 +19,7 @@ use futures::StreamExt;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::sync::{Notify, OwnedSemaphorePermit};
+use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit};
 
 use super::record::OutgoingRecord;
 use crate::stats::Counters;
@@ -30,6 +30,8 @@ use crate::stats::Counters;
 pub(crate) struct Pending {
     pub record: OutgoingRecord,
     pub slot: OwnedSemaphorePermit,
+    /// Told whether the record was delivered, if the publisher waits.
+    pub delivered: Option<oneshot::Sender<bool>>,
 }
 
 /// What is kept of a record while librdkafka has it (the payload is not:
@@ -38,6 +40,16 @@ struct InFlight {
     event_id: String,
     key: String,
     _slot: OwnedSemaphorePermit,
+    delivered: Option<oneshot::Sender<bool>>,
+}
+
+impl InFlight {
+    fn settled(mut self, delivered: bool) {
+        if let Some(tx) = self.delivered.take() {
+            // The publisher may have stopped waiting.
+            let _ = tx.send(delivered);
+        }
+    }
 }
 
 /// State the task shares with the bus handle.
@@ -85,7 +97,11 @@ async fn hand_over(
     pending: Pending,
     shared: &TaskShared,
 ) -> Option<(DeliveryFuture, InFlight)> {
-    let Pending { record, slot } = pending;
+    let Pending {
+        record,
+        slot,
+        mut delivered,
+    } = pending;
     loop {
         let future_record = FutureRecord::to(&record.topic)
             .key(&record.key)
@@ -97,6 +113,7 @@ async fn hand_over(
                     event_id: record.event_id,
                     key: record.key,
                     _slot: slot,
+                    delivered: delivered.take(),
                 };
                 return Some((future, done));
             }
@@ -110,6 +127,9 @@ async fn hand_over(
                 );
                 Counters::add(&shared.counters.failed, 1);
                 drop(slot);
+                if let Some(tx) = delivered.take() {
+                    let _ = tx.send(false);
+                }
                 notify_if_idle(shared);
                 return None;
             }
@@ -120,6 +140,7 @@ async fn hand_over(
 type DeliveryOutcome = <DeliveryFuture as std::future::Future>::Output;
 
 fn settle(result: DeliveryOutcome, done: InFlight, shared: &TaskShared) {
+    let delivered = matches!(result, Ok(Ok(_)));
     match result {
         Ok(Ok(_delivery)) => Counters::add(&shared.counters.delivered, 1),
         Ok(Err((error, _message))) => {
@@ -137,7 +158,7 @@ fn settle(result: DeliveryOutcome, done: InFlight, shared: &TaskShared) {
             Counters::add(&shared.counters.failed, 1);
         }
     }
-    drop(done);
+    done.settled(delivered);
     notify_if_idle(shared);
 }
 

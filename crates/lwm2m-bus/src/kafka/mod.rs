@@ -118,6 +118,45 @@ impl KafkaBus {
     pub fn config(&self) -> &KafkaConfig {
         &self.config
     }
+
+    /// Buffers one event in a reserved slot (in publish order), telling
+    /// `delivered` how its delivery ended.
+    fn enqueue(
+        &self,
+        reservation: &mut Reservation,
+        event: UplinkEvent,
+        delivered: Option<tokio::sync::oneshot::Sender<bool>>,
+    ) -> Result<(), BusError> {
+        let kind = event_kind(&event)?;
+        if !reservation.is_backed_by(&self.slots) {
+            return Err(BusError::ForeignReservation);
+        }
+        let record = record::build_record(
+            &event,
+            kind,
+            &self.config.topics,
+            self.config.encoding,
+            self.traceparent.as_ref(),
+        )?;
+        let Some(slot) = reservation.take_one()? else {
+            return Err(BusError::ForeignReservation);
+        };
+        let counters = &self.shared.counters;
+        Counters::add(&counters.published, 1);
+        let pending = Pending {
+            record,
+            slot,
+            delivered,
+        };
+        if self.tx.send(pending).is_err() {
+            counters
+                .published
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(BusError::Closed);
+        }
+        self.fanout.send(event);
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
@@ -140,30 +179,22 @@ impl UplinkBus for KafkaBus {
         reservation: &mut Reservation,
         event: UplinkEvent,
     ) -> Result<(), BusError> {
-        let kind = event_kind(&event)?;
-        if !reservation.is_backed_by(&self.slots) {
-            return Err(BusError::ForeignReservation);
+        self.enqueue(reservation, event, None)
+    }
+
+    async fn publish_delivered(
+        &self,
+        reservation: &mut Reservation,
+        event: UplinkEvent,
+    ) -> Result<(), BusError> {
+        let event_id = event.event_id.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.enqueue(reservation, event, Some(tx))?;
+        match rx.await {
+            Ok(true) => Ok(()),
+            // Refused for good, or the delivery task is gone.
+            Ok(false) | Err(_) => Err(BusError::Undelivered { event_id }),
         }
-        let record = record::build_record(
-            &event,
-            kind,
-            &self.config.topics,
-            self.config.encoding,
-            self.traceparent.as_ref(),
-        )?;
-        let Some(slot) = reservation.take_one()? else {
-            return Err(BusError::ForeignReservation);
-        };
-        let counters = &self.shared.counters;
-        Counters::add(&counters.published, 1);
-        if self.tx.send(Pending { record, slot }).is_err() {
-            counters
-                .published
-                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            return Err(BusError::Closed);
-        }
-        self.fanout.send(event);
-        Ok(())
     }
 
     fn can_accept(&self) -> bool {

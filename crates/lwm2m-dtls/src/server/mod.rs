@@ -2,6 +2,7 @@
 //! Connection ID, answers new clients statelessly with cookies, and owns the
 //! indexes, the timer heap, the limits and the counters.
 
+mod sequence_reservation;
 pub(crate) mod session;
 
 use std::cmp::Reverse;
@@ -184,6 +185,13 @@ impl DtlsServer {
     /// imported sessions, which raise no `HandshakeComplete`).
     pub fn credential(&self, session: SessionId) -> Option<&PeerCredential> {
         self.sessions.get(&session)?.credential.as_ref()
+    }
+
+    /// The Connection ID we issued to a session (`None`: unknown session;
+    /// empty: no CID). Unique on this node, and stable across export and
+    /// import, so it names the session in a cluster store.
+    pub fn connection_id(&self, session: SessionId) -> Option<&[u8]> {
+        Some(self.sessions.get(&session)?.rl.cid_recv.as_slice())
     }
 
     /// The session currently bound to an address (for drivers keyed by address).
@@ -621,8 +629,57 @@ impl DtlsServer {
         self.by_addr.insert(session.addr, id);
         self.sessions.insert(id, session);
         self.stats.sessions_imported += 1;
+        if let Some(s) = self.sessions.get_mut(&id) {
+            let mut ctx = ctx!(self);
+            s.start_reserving(&mut ctx);
+        }
         self.settle(id);
         Ok(id)
+    }
+
+    /// The blob of a session's `ReserveSequenceNumbers` request is stored:
+    /// the session may write up to `limit`, and records it held go out.
+    pub fn confirm_reservation(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        limit: u64,
+    ) -> Result<(), Error> {
+        let _ = self.clock(now);
+        let s = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(Error::UnknownSession(session))?;
+        let mut ctx = ctx!(self);
+        s.confirm_reservation(&mut ctx, limit);
+        self.settle(session);
+        Ok(())
+    }
+
+    /// The blob of a session's `ReserveSequenceNumbers` request could not
+    /// be stored: the session asks again (at once, with a fresh blob; pace
+    /// retries by when this is called).
+    pub fn reservation_failed(&mut self, now: Instant, session: SessionId) -> Result<(), Error> {
+        let _ = self.clock(now);
+        let s = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(Error::UnknownSession(session))?;
+        let mut ctx = ctx!(self);
+        s.reservation_failed(&mut ctx);
+        self.settle(session);
+        Ok(())
+    }
+
+    /// Forgets a session that another node serves now, sending nothing; a
+    /// `Closed { reason: HandedOver }` event follows.
+    pub fn hand_over(&mut self, now: Instant, session: SessionId) -> Result<(), Error> {
+        let _ = self.clock(now);
+        if !self.sessions.contains_key(&session) {
+            return Err(Error::UnknownSession(session));
+        }
+        self.close_session(session, CloseReason::HandedOver);
+        Ok(())
     }
 
     /// Closes a session (close_notify if established) and forgets it; a

@@ -25,6 +25,8 @@ use crate::record_layer::{Opened, RecordLayer};
 use crate::stats::Stats;
 use crate::suites::CipherSuite;
 
+use super::sequence_reservation::Reservation;
+
 /// Everything a session may touch outside itself.
 pub(crate) struct Ctx<'a> {
     pub(crate) config: &'a ServerConfig,
@@ -76,6 +78,8 @@ pub(crate) struct Session {
     pub(crate) replaces: Option<SessionId>,
     /// Counted in the server's handshake gauge.
     pub(crate) counted_as_handshake: bool,
+    /// Sequence numbers reserved in a cluster store (if configured).
+    pub(crate) reservation: Reservation,
 }
 
 impl Session {
@@ -103,6 +107,7 @@ impl Session {
             scheduled: None,
             replaces: None,
             counted_as_handshake: true,
+            reservation: Reservation::default(),
         }
     }
 
@@ -128,6 +133,7 @@ impl Session {
             scheduled: None,
             replaces: None,
             counted_as_handshake: false,
+            reservation: Reservation::default(),
         }
     }
 
@@ -158,7 +164,7 @@ impl Session {
             .is_some_and(|h| &h.client_random == client_random)
     }
 
-    fn transmit(&self, ctx: &mut Ctx<'_>, bytes: Vec<u8>) {
+    pub(super) fn transmit(&self, ctx: &mut Ctx<'_>, bytes: Vec<u8>) {
         ctx.stats.datagrams_sent += 1;
         ctx.transmits.push_back(Transmit {
             destination: self.addr,
@@ -429,6 +435,7 @@ impl Session {
                     suite: self.suite,
                     credential,
                 });
+                self.start_reserving(ctx);
             }
         }
         Ok(())
@@ -500,16 +507,7 @@ impl Session {
     }
 
     pub(crate) fn send_application_data(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) -> bool {
-        if self.phase != Phase::Established {
-            return false;
-        }
-        match self.rl.seal(1, CT_APPLICATION_DATA, data, ctx.rng) {
-            Some(bytes) => {
-                self.transmit(ctx, bytes);
-                true
-            }
-            None => false,
-        }
+        self.send_or_hold(ctx, data)
     }
 
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>, now: Instant) {

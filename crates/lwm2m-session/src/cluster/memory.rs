@@ -20,9 +20,17 @@ struct State {
     leases: BTreeMap<u8, (Member, i64)>,
     /// node id → (blobs, expires at ms).
     parked: BTreeMap<u8, (Vec<Vec<u8>>, i64)>,
+    /// node id → session key → reservation blob.
+    reserved: BTreeMap<u8, BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
 impl State {
+    /// Whether `holder` has the live lease of `node_id`.
+    fn holds(&self, node_id: u8, holder: &str, now_ms: i64) -> bool {
+        self.live(node_id, now_ms)
+            .is_some_and(|m| m.holder == holder)
+    }
+
     fn live(&self, node_id: u8, now_ms: i64) -> Option<&Member> {
         self.leases
             .get(&node_id)
@@ -48,9 +56,12 @@ impl MemoryCluster {
 impl ClusterStore for MemoryCluster {
     async fn claim(&self, member: &Member, ttl_ms: i64, now_ms: i64) -> Result<bool> {
         Ok(self.with(|s| {
-            match s.live(member.node_id, now_ms) {
-                Some(held) if held.holder != member.holder => return false,
-                _ => {}
+            if let Some(held) = s.live(member.node_id, now_ms) {
+                // The id's own node takes an adopted lease over.
+                let preempts = held.adopted && !member.adopted;
+                if held.holder != member.holder && !preempts {
+                    return false;
+                }
             }
             s.leases.insert(
                 member.node_id,
@@ -120,6 +131,53 @@ impl ClusterStore for MemoryCluster {
         Ok(self.with(|s| match s.parked.remove(&node_id) {
             Some((blobs, until)) if until > now_ms => blobs,
             _ => Vec::new(),
+        }))
+    }
+
+    async fn store_dtls_reservation(
+        &self,
+        node_id: u8,
+        holder: &str,
+        key: &[u8],
+        blob: Vec<u8>,
+        now_ms: i64,
+    ) -> Result<bool> {
+        Ok(self.with(|s| {
+            if !s.holds(node_id, holder, now_ms) {
+                return false;
+            }
+            s.reserved
+                .entry(node_id)
+                .or_default()
+                .insert(key.to_vec(), blob);
+            true
+        }))
+    }
+
+    async fn drop_dtls_reservation(
+        &self,
+        node_id: u8,
+        holder: &str,
+        key: &[u8],
+        now_ms: i64,
+    ) -> Result<()> {
+        self.with(|s| {
+            if !s.holds(node_id, holder, now_ms) {
+                return;
+            }
+            if let Some(sessions) = s.reserved.get_mut(&node_id) {
+                sessions.remove(key);
+            }
+        });
+        Ok(())
+    }
+
+    async fn take_dtls_reservations(&self, node_id: u8) -> Result<Vec<Vec<u8>>> {
+        Ok(self.with(|s| {
+            s.reserved
+                .remove(&node_id)
+                .map(|sessions| sessions.into_values().collect())
+                .unwrap_or_default()
         }))
     }
 }

@@ -16,6 +16,7 @@ impl RedisStore {
             .arg(&member.holder)
             .arg(json)
             .arg(ttl_ms.max(1))
+            .arg(if member.adopted { "0" } else { "1" })
             .invoke_async(&mut self.conn())
             .await?;
         Ok(claimed == 1)
@@ -60,6 +61,7 @@ impl ClusterStore for RedisStore {
             .arg(holder)
             .arg("")
             .arg(ttl_ms.max(1))
+            .arg("0")
             .invoke_async(&mut self.conn())
             .await?;
         Ok(renewed == 1)
@@ -113,5 +115,53 @@ impl ClusterStore for RedisStore {
             .key(self.keys.parked_dtls(node_id))
             .invoke_async(&mut self.conn())
             .await?)
+    }
+
+    async fn store_dtls_reservation(
+        &self,
+        node_id: u8,
+        holder: &str,
+        key: &[u8],
+        blob: Vec<u8>,
+        _now_ms: i64,
+    ) -> Result<bool> {
+        let written: i64 = scripts::RESERVATION_WRITE
+            .key(self.keys.node_lease(node_id))
+            .key(self.keys.reserved_dtls(node_id))
+            .arg(holder)
+            .arg(key)
+            .arg(blob)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(written == 1)
+    }
+
+    async fn drop_dtls_reservation(
+        &self,
+        node_id: u8,
+        holder: &str,
+        key: &[u8],
+        _now_ms: i64,
+    ) -> Result<()> {
+        let _: i64 = scripts::RESERVATION_WRITE
+            .key(self.keys.node_lease(node_id))
+            .key(self.keys.reserved_dtls(node_id))
+            .arg(holder)
+            .arg(key)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    async fn take_dtls_reservations(&self, node_id: u8) -> Result<Vec<Vec<u8>>> {
+        let key = self.keys.reserved_dtls(node_id);
+        let (blobs, _): (Vec<Vec<u8>>, i64) = redis::pipe()
+            .atomic()
+            .cmd("HVALS")
+            .arg(&key)
+            .del(&key)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(blobs)
     }
 }

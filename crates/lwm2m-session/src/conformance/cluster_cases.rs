@@ -25,6 +25,14 @@ fn member(node_id: u8, holder: &str) -> Member {
         holder: holder.to_owned(),
         grpc_addr: format!("10.0.0.{node_id}:50051"),
         forward_addr: format!("10.0.0.{node_id}:5690"),
+        adopted: false,
+    }
+}
+
+fn adopting(node_id: u8, holder: &str) -> Member {
+    Member {
+        adopted: true,
+        ..member(node_id, holder)
     }
 }
 
@@ -119,4 +127,91 @@ pub async fn parked_sessions_go_to_the_next_holder_once(h: Arc<dyn Harness>) {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(b.take_dtls_sessions(6, wall_ms()).await.unwrap().is_empty());
+}
+
+pub async fn reservations_are_written_only_by_the_lease_holder(h: Arc<dyn Harness>) {
+    let (a, b) = (h.open_cluster().await, h.open_cluster().await);
+    let now = wall_ms();
+    assert!(a.claim(&member(7, "a"), TTL_MS, now).await.unwrap());
+    // Storing again for one session replaces its blob (the newest
+    // reservation is the one a successor must start above).
+    for (key, blob) in [
+        (&b"cid-1"[..], &b"first"[..]),
+        (b"cid-1", b"newer"),
+        (&[0, 255], &[9, 9]),
+        (b"closed", b"gone"),
+    ] {
+        assert!(a
+            .store_dtls_reservation(7, "a", key, blob.to_vec(), now)
+            .await
+            .unwrap());
+    }
+    a.drop_dtls_reservation(7, "a", b"closed", now)
+        .await
+        .unwrap();
+    // Not the holder: neither written nor dropped.
+    assert!(!b
+        .store_dtls_reservation(7, "b", b"cid-1", b"intruder".to_vec(), now)
+        .await
+        .unwrap());
+    b.drop_dtls_reservation(7, "b", &[0, 255], now)
+        .await
+        .unwrap();
+    assert!(!b
+        .store_dtls_reservation(8, "a", b"cid-1", b"no lease".to_vec(), now)
+        .await
+        .unwrap());
+    let mut taken = b.take_dtls_reservations(7).await.unwrap();
+    taken.sort();
+    assert_eq!(taken, vec![vec![9, 9], b"newer".to_vec()]);
+    assert!(b.take_dtls_reservations(7).await.unwrap().is_empty());
+    assert!(b.take_dtls_reservations(8).await.unwrap().is_empty());
+    // Parking leaves the reservations (the exact parked blobs win at import).
+    assert!(a
+        .store_dtls_reservation(7, "a", b"cid-2", b"reserved".to_vec(), now)
+        .await
+        .unwrap());
+    a.park_dtls_sessions(7, vec![b"exact".to_vec()], TTL_MS, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.take_dtls_reservations(7).await.unwrap(),
+        vec![b"reserved".to_vec()]
+    );
+    // A lapsed lease writes nothing either.
+    assert!(a.claim(&member(9, "a"), 300, wall_ms()).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!a
+        .store_dtls_reservation(9, "a", b"late", b"x".to_vec(), wall_ms())
+        .await
+        .unwrap());
+}
+
+pub async fn an_adopted_id_goes_back_to_its_own_node(h: Arc<dyn Harness>) {
+    let (a, b, c) = (
+        h.open_cluster().await,
+        h.open_cluster().await,
+        h.open_cluster().await,
+    );
+    let now = wall_ms();
+    // b adopts the dead node's id 4 (free now); another adopter cannot
+    // take it from b.
+    assert!(b.claim(&adopting(4, "b"), TTL_MS, now).await.unwrap());
+    assert!(!c.claim(&adopting(4, "c"), TTL_MS, now).await.unwrap());
+    let listed = a.members(now).await.unwrap();
+    assert!(listed
+        .iter()
+        .any(|m| m.node_id == 4 && m.adopted && m.holder == "b"));
+    assert!(b.renew(4, "b", TTL_MS, now).await.unwrap());
+    // Node 4 itself is back: it takes its id at once, and b's renewal
+    // fails from then on.
+    assert!(a.claim(&member(4, "a"), TTL_MS, now).await.unwrap());
+    assert!(!b.renew(4, "b", TTL_MS, now).await.unwrap());
+    assert!(!b
+        .store_dtls_reservation(4, "b", b"cid", b"late".to_vec(), now)
+        .await
+        .unwrap());
+    // An own lease is not taken over, by an adopter or another own claim.
+    assert!(!b.claim(&adopting(4, "b"), TTL_MS, now).await.unwrap());
+    assert!(!c.claim(&member(4, "c"), TTL_MS, now).await.unwrap());
 }

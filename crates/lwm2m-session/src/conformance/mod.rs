@@ -93,6 +93,8 @@ macro_rules! conformance_suite {
             racing_nodes_get_distinct_ids,
             a_lapsed_lease_can_be_taken,
             parked_sessions_go_to_the_next_holder_once,
+            reservations_are_written_only_by_the_lease_holder,
+            an_adopted_id_goes_back_to_its_own_node,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -104,6 +104,14 @@ impl Keys {
         format!("{}:{{dtls:{node_id}}}:parked", self.prefix)
     }
 
+    /// `<prefix>:{nodes}:reserved:<id>`: hash of session key (Connection
+    /// ID) → the blob of its latest sequence-number reservation, for the
+    /// node that takes `node_id` over after a crash. Same hash tag as the
+    /// leases, so a script can check the lease and write in one step.
+    pub(crate) fn reserved_dtls(&self, node_id: u8) -> String {
+        format!("{}:{{nodes}}:reserved:{node_id}", self.prefix)
+    }
+
     /// SCAN pattern for every key of this prefix (test cleanup).
     #[cfg(any(test, feature = "testing"))]
     pub(crate) fn pattern(&self) -> String {

@@ -163,14 +163,18 @@ return 1
 /// Takes or renews a node-id lease unless another holder has it.
 ///
 /// KEYS: lease. ARGV: holder, member JSON (`""`: keep the stored one, i.e.
-/// renew only), TTL ms. Returns 1 when the caller holds the lease now.
+/// renew only), TTL ms, `1` when the claim is not an adoption. Returns 1
+/// when the caller holds the lease now.
 pub(crate) static LEASE_CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local ok, m = pcall(cjson.decode, cur)
-  if not ok or m.holder ~= ARGV[1] then return 0 end
+  -- A claim that is not an adoption (ARGV[4] = '1') takes an adopted
+  -- lease over: the id's own node is back.
+  local preempt = ok and m.adopted == true and ARGV[4] == '1'
+  if not ok or (m.holder ~= ARGV[1] and not preempt) then return 0 end
   if ARGV[2] == '' then
     redis.call('PEXPIRE', KEYS[1], ARGV[3])
     return 1
@@ -179,6 +183,26 @@ elseif ARGV[2] == '' then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"#,
+    )
+});
+
+/// Writes (ARGV[3] set) or deletes (ARGV[3] absent) field ARGV[2] of the
+/// reservation hash, only if ARGV[1] holds the lease; 1 if done.
+/// KEYS: lease, reservation hash.
+pub(crate) static RESERVATION_WRITE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local ok, m = pcall(cjson.decode, cur)
+if not ok or m.holder ~= ARGV[1] then return 0 end
+if ARGV[3] then
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+else
+  redis.call('HDEL', KEYS[2], ARGV[2])
+end
 return 1
 "#,
     )

@@ -80,6 +80,7 @@ pub(crate) async fn acquire(
         holder: uuid::Uuid::new_v4().simple().to_string(),
         grpc_addr: grpc_addr.to_owned(),
         forward_addr: forward_addr.to_owned(),
+        adopted: false,
     };
     let unavailable = |e: lwm2m_session::SessionError| Error::Config(format!("cluster store: {e}"));
     match wanted {
@@ -126,6 +127,11 @@ pub(crate) async fn acquire(
 }
 
 impl Lease {
+    /// The lease record (this node's membership).
+    pub(crate) fn member(&self) -> &Member {
+        &self.member
+    }
+
     /// Renews the lease every `every` until `stop`; on a lost lease that
     /// cannot be taken back, stops the node through `stop_node`.
     pub(crate) async fn heartbeat(

@@ -69,6 +69,7 @@ mod tests {
             holder: format!("h{id}"),
             grpc_addr: "127.0.0.1:1".into(),
             forward_addr: addr.into(),
+            adopted: false,
         };
         view.set(&[member(1, "127.0.0.1:5690"), member(2, "")]);
         assert_eq!(

@@ -11,10 +11,14 @@
 //!   travel between nodes (see `secure::forwarding`).
 //! - `parking`: DTLS sessions parked in the cluster store when the node
 //!   stops and taken back by the next node with the same id, so a rolling
-//!   restart costs devices no handshake.
+//!   restart costs devices no handshake; and the sequence-number
+//!   reservations that let the next holder take sessions over after a
+//!   crash; `adoption`: a live node holding a dead node's id (and serving
+//!   its sessions) until that node is back.
 //!
 //! Without a cluster store (plain tests) the configured id is used as is.
 
+pub(crate) mod adoption;
 pub mod frame;
 pub(crate) mod identity;
 pub(crate) mod members;
@@ -54,6 +58,11 @@ pub struct ClusterConfig {
     pub forward_advertise: Option<String>,
     /// Authenticates forwarded frames; the same on every node, kept secret.
     pub key: Vec<u8>,
+    /// DTLS record sequence numbers each session reserves in the cluster
+    /// store at a time (0: none; then a crashed node's sessions cannot be
+    /// taken over, only parked ones). One store write per handshake and per
+    /// half block of records sent.
+    pub sequence_block: u64,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -66,6 +75,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("forward_bind", &self.forward_bind)
             .field("forward_advertise", &self.forward_advertise)
             .field("key", &"<redacted>")
+            .field("sequence_block", &self.sequence_block)
             .finish()
     }
 }
@@ -80,6 +90,7 @@ impl Default for ClusterConfig {
             forward_bind: None,
             forward_advertise: None,
             key: Vec::new(),
+            sequence_block: 4096,
         }
     }
 }

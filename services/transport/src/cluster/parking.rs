@@ -1,27 +1,40 @@
-//! DTLS sessions across a node restart. A stopping node exports every
-//! established session (keys, sequence numbers, replay window, CID, peer)
-//! and parks the blobs under its node id; the next node with that id takes
-//! them at start and imports them, so devices keep talking without a new
-//! handshake. Only the node's own id is read: sessions are sharded by owner.
+//! DTLS sessions across a node restart or crash, kept in the cluster store
+//! under the node id their Connection ID names (sessions are sharded by
+//! owner: a node reads only the ids it holds, never every session).
 //!
-//! Sequence numbers: the stopping node exports after its last send, so the
-//! successor continues from exactly where it stopped (`seq_skip` 0) and no
-//! record sequence number (AEAD nonce) is used twice.
+//! - **Graceful stop.** The node exports every established session (keys,
+//!   sequence numbers, replay window, CID, peer) after its last send and
+//!   parks the blobs; the next holder of the id imports them with
+//!   `seq_skip` 0 (it continues from exactly where the stopped node did).
+//! - **Crash.** Nothing was parked, but every established session's latest
+//!   sequence-number reservation blob is in the store (written only while
+//!   this node holds the id's lease); the next holder imports those with
+//!   `seq_skip` = the block, above anything the crashed node may have
+//!   written (see `lwm2m_dtls`' `sequence_reservation`). The next holder is
+//!   the node itself restarted with its id, or a node that adopts the dead
+//!   id (`cluster::adoption`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lwm2m_dtls::DtlsServer;
+use lwm2m_dtls::{DtlsServer, SessionId};
 use lwm2m_session::ClusterStore;
 
 use crate::clock::now_ms;
 
-/// Where a node parks and finds its sessions.
+/// Where a node parks, reserves and finds sessions.
 #[derive(Clone)]
 pub(crate) struct Parking {
     pub store: Arc<dyn ClusterStore>,
+    /// This node's own id.
     pub node_id: u8,
+    /// The holder of this node's leases (its own and adopted ones): only it
+    /// may write reservations under those ids.
+    pub holder: String,
     pub ttl: Duration,
+    /// The sequence-number block sessions reserve (`None`: no reservation).
+    pub block: Option<u64>,
 }
 
 impl std::fmt::Debug for Parking {
@@ -29,69 +42,156 @@ impl std::fmt::Debug for Parking {
         f.debug_struct("Parking")
             .field("node_id", &self.node_id)
             .field("ttl", &self.ttl)
+            .field("block", &self.block)
             .finish_non_exhaustive()
     }
 }
 
+/// Blobs taken from the store for one node id.
+#[derive(Debug, Default)]
+pub(crate) struct Taken {
+    pub parked: Vec<Vec<u8>>,
+    pub reserved: Vec<Vec<u8>>,
+}
+
 impl Parking {
-    /// Imports the sessions parked for this node id; returns how many came
-    /// back. A blob that does not import (another version, a CID in use) is
-    /// dropped: that device makes a new handshake.
-    pub(crate) async fn restore(&self, dtls: &mut DtlsServer, now: Instant) -> usize {
-        let blobs = match self.store.take_dtls_sessions(self.node_id, now_ms()).await {
-            Ok(blobs) => blobs,
-            Err(e) => {
-                tracing::warn!(node_id = self.node_id, error = %e, "parked DTLS sessions not read; devices will handshake again");
-                return 0;
-            }
+    /// Takes what is stored for `node_id`: parked blobs, then reservation
+    /// blobs. A read that fails leaves those devices to handshake again.
+    pub(crate) async fn take(&self, node_id: u8) -> Taken {
+        let warn = |what: &str, e: lwm2m_session::SessionError| {
+            tracing::warn!(node_id, what, error = %e, "DTLS sessions not read; devices will handshake again");
+            Vec::new()
         };
-        let mut restored = 0;
-        for blob in &blobs {
-            match dtls.import_session(now, blob, 0) {
-                Ok(_) => restored += 1,
-                Err(e) => tracing::debug!(error = %e, "parked DTLS session not imported"),
+        let parked = match self.store.take_dtls_sessions(node_id, now_ms()).await {
+            Ok(blobs) => blobs,
+            Err(e) => warn("parked", e),
+        };
+        let reserved = match self.store.take_dtls_reservations(node_id).await {
+            Ok(blobs) => blobs,
+            Err(e) => warn("reserved", e),
+        };
+        Taken { parked, reserved }
+    }
+
+    /// Imports taken blobs: parked ones exactly, reserved ones a block
+    /// ahead; returns how many sessions came back. A blob that does not
+    /// import (another version, a CID already restored from the parking)
+    /// is dropped: at worst that device makes a new handshake.
+    pub(crate) fn import(&self, dtls: &mut DtlsServer, now: Instant, taken: &Taken) -> usize {
+        let restored = import(dtls, now, &taken.parked, 0);
+        // Without a block now, reserved sessions' sequence numbers cannot
+        // be skipped safely: they are dropped.
+        let taken_over = match self.block {
+            Some(block) => import(dtls, now, &taken.reserved, block),
+            None => 0,
+        };
+        tracing::info!(
+            restored,
+            parked = taken.parked.len(),
+            taken_over,
+            reserved = taken.reserved.len(),
+            "DTLS sessions imported"
+        );
+        restored + taken_over
+    }
+
+    /// Restores this node's own sessions at start.
+    pub(crate) async fn restore(&self, dtls: &mut DtlsServer, now: Instant) -> usize {
+        let taken = self.take(self.node_id).await;
+        self.import(dtls, now, &taken)
+    }
+
+    /// Stores the blob a session's next sequence-number block rests on,
+    /// under the node id of its CID; `false` if not stored (store away, or
+    /// the lease on that id lost).
+    pub(crate) async fn reserve(&self, node_id: u8, key: &[u8], blob: Vec<u8>) -> bool {
+        match self
+            .store
+            .store_dtls_reservation(node_id, &self.holder, key, blob, now_ms())
+            .await
+        {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::debug!(
+                    node_id,
+                    "DTLS reservation refused: the id's lease is not ours"
+                );
+                false
+            }
+            Err(e) => {
+                tracing::warn!(node_id, error = %e, "DTLS sequence numbers not reserved; the session waits");
+                false
             }
         }
-        tracing::info!(
-            node_id = self.node_id,
-            restored,
-            parked = blobs.len(),
-            "parked DTLS sessions restored"
-        );
-        restored
     }
 
-    /// Every established session as an export blob (sync: the engine is
-    /// not `Sync`, so it is never borrowed across an await).
-    pub(crate) fn export(dtls: &DtlsServer) -> Vec<Vec<u8>> {
-        dtls.established_session_ids()
-            .into_iter()
-            .filter_map(|id| dtls.export_session(id).ok())
-            .collect()
+    /// Forgets a closed session's reservation.
+    pub(crate) async fn unreserve(&self, node_id: u8, key: &[u8]) {
+        if let Err(e) = self
+            .store
+            .drop_dtls_reservation(node_id, &self.holder, key, now_ms())
+            .await
+        {
+            tracing::debug!(node_id, error = %e, "DTLS reservation not dropped");
+        }
     }
 
-    /// Parks exported sessions; returns how many. Export after the last
-    /// record was sent.
-    pub(crate) async fn park(&self, blobs: Vec<Vec<u8>>) -> usize {
+    /// Every established session as an export blob, by the node id its
+    /// CID names (sessions without a CID count as this node's). Sync: the
+    /// engine is not `Sync`, so it is never borrowed across an await.
+    pub(crate) fn export(&self, dtls: &DtlsServer) -> BTreeMap<u8, Vec<Vec<u8>>> {
+        let mut by_id: BTreeMap<u8, Vec<Vec<u8>>> = BTreeMap::new();
+        for id in dtls.established_session_ids() {
+            if let Ok(blob) = dtls.export_session(id) {
+                by_id.entry(self.owner_of(dtls, id)).or_default().push(blob);
+            }
+        }
+        by_id
+    }
+
+    /// The node id a session is kept under.
+    pub(crate) fn owner_of(&self, dtls: &DtlsServer, session: SessionId) -> u8 {
+        dtls.connection_id(session)
+            .and_then(|cid| cid.first().copied())
+            .unwrap_or(self.node_id)
+    }
+
+    /// Parks exported sessions under `node_id`; returns how many. Export
+    /// after the last record was sent.
+    pub(crate) async fn park(&self, node_id: u8, blobs: Vec<Vec<u8>>) -> usize {
         let count = blobs.len();
         let ttl_ms = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX);
         match self
             .store
-            .park_dtls_sessions(self.node_id, blobs, ttl_ms, now_ms())
+            .park_dtls_sessions(node_id, blobs, ttl_ms, now_ms())
             .await
         {
             Ok(()) => {
                 tracing::info!(
-                    node_id = self.node_id,
+                    node_id,
                     parked = count,
                     "DTLS sessions parked for the next node with this id"
                 );
                 count
             }
             Err(e) => {
-                tracing::warn!(node_id = self.node_id, error = %e, "DTLS sessions not parked; devices will handshake again");
+                tracing::warn!(node_id, error = %e, "DTLS sessions not parked; devices will handshake again");
                 0
             }
         }
     }
+}
+
+/// Imports blobs with `seq_skip`; returns how many imported.
+fn import(dtls: &mut DtlsServer, now: Instant, blobs: &[Vec<u8>], seq_skip: u64) -> usize {
+    blobs
+        .iter()
+        .filter(|blob| match dtls.import_session(now, blob, seq_skip) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "DTLS session not imported");
+                false
+            }
+        })
+        .count()
 }

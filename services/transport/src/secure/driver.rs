@@ -21,7 +21,7 @@ use lwm2m_dtls::{DtlsServer, Event, PeerCredential, SessionId};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
-use crate::cluster::parking::Parking;
+use crate::cluster::adoption::Adoption;
 use crate::driver::{sleep_until, Command, Exchanges, Link};
 use crate::error::Error;
 use crate::node::Node;
@@ -49,6 +49,13 @@ struct Sessions {
     /// sent before the store caught up still find the session.
     previous: HashMap<SocketAddr, SessionId>,
     previous_of: HashMap<SessionId, SocketAddr>,
+    /// The node id and key each session's sequence-number reservation is
+    /// stored under.
+    reserved: HashMap<SessionId, (u8, Vec<u8>)>,
+    /// Sessions whose reservation write is in flight; `Some` once the
+    /// session closed meanwhile (its record is dropped when the write is
+    /// done, not before, or the write would bring it back).
+    reserving: HashMap<SessionId, Option<(u8, Vec<u8>)>>,
 }
 
 impl Sessions {
@@ -59,11 +66,41 @@ impl Sessions {
         self.previous.insert(old, session);
     }
 
-    fn closed(&mut self, session: SessionId) {
+    /// Learns the credentials of sessions that were imported (no
+    /// HandshakeComplete tells them).
+    fn imported(&mut self, dtls: &DtlsServer) {
+        for session in dtls.established_session_ids() {
+            if self.credentials.contains_key(&session) {
+                continue;
+            }
+            if let Some(credential) = dtls.credential(session) {
+                self.credentials
+                    .insert(session, Arc::new(credential.clone()));
+            }
+        }
+    }
+
+    /// Forgets a closed session; returns its reservation record to drop
+    /// now (not while a write of it is in flight).
+    fn closed(&mut self, session: SessionId) -> Option<(u8, Vec<u8>)> {
         self.credentials.remove(&session);
         if let Some(old) = self.previous_of.remove(&session) {
             self.previous.remove(&old);
         }
+        let record = self.reserved.remove(&session)?;
+        match self.reserving.get_mut(&session) {
+            Some(later) => {
+                *later = Some(record);
+                None
+            }
+            None => Some(record),
+        }
+    }
+
+    /// A reservation write is done; returns the record to drop if the
+    /// session closed meanwhile.
+    fn reservation_done(&mut self, session: SessionId) -> Option<(u8, Vec<u8>)> {
+        self.reserving.remove(&session).flatten()
     }
 }
 
@@ -101,6 +138,11 @@ impl Link<SessionId> for Secure<'_> {
 
 /// A PSK lookup's answer for a handshake.
 type PskAnswer = (SessionId, Option<Vec<u8>>);
+/// A sequence-number reservation's outcome: the confirmed limit, or `None`
+/// when the store refused (answered after a pause, which paces retries).
+type ReservationAnswer = (SessionId, Option<u64>);
+/// Pause before a failed reservation is asked for again.
+const RESERVATION_RETRY: Duration = Duration::from_secs(1);
 
 /// Runs the DTLS task until `stop` turns true.
 pub(crate) async fn run(
@@ -119,16 +161,17 @@ pub(crate) async fn run(
     // Unbounded is bounded by the engine: one lookup per handshake, and
     // handshakes are capped by `limits.max_handshakes`.
     let (psk_tx, mut psk_rx) = mpsc::unbounded_channel::<PskAnswer>();
+    // Bounded by the sessions: one reservation is outstanding per session.
+    let (reserve_tx, mut reserve_rx) = mpsc::unbounded_channel::<ReservationAnswer>();
+    let replies = Replies {
+        psk: psk_tx,
+        reservations: reserve_tx,
+    };
     let mut wall_clock_at = Instant::now();
     dtls.set_wall_clock(wall_clock_at, SystemTime::now());
-    // Sessions restored from the parking (no HandshakeComplete for them).
-    for session in dtls.established_session_ids() {
-        if let Some(credential) = dtls.credential(session) {
-            sessions
-                .credentials
-                .insert(session, Arc::new(credential.clone()));
-        }
-    }
+    // Sessions restored from the parking or the reservations.
+    sessions.imported(&dtls);
+    let mut adoptions = forwarding.as_mut().and_then(Forwarding::take_adoptions);
     loop {
         let now = Instant::now();
         if now.duration_since(wall_clock_at) >= WALL_CLOCK_EVERY {
@@ -149,6 +192,19 @@ pub(crate) async fn run(
         }
         while let Ok((session, key)) = psk_rx.try_recv() {
             provide_psk(&mut dtls, now, session, key);
+        }
+        while let Ok((session, limit)) = reserve_rx.try_recv() {
+            reserved(&node, &mut dtls, &mut sessions, now, session, limit);
+        }
+        while let Some(adoption) = adoptions.as_mut().and_then(|rx| rx.try_recv().ok()) {
+            on_adoption(
+                &node,
+                &mut dtls,
+                &mut sessions,
+                forwarding.as_mut(),
+                adoption,
+                now,
+            );
         }
         while let Ok(command) = commands.try_recv() {
             let link = Secure {
@@ -173,7 +229,7 @@ pub(crate) async fn run(
             &mut exchanges,
             &mut sessions,
             forwarding.as_mut(),
-            &psk_tx,
+            &replies,
             now,
         );
         exchanges.drain_events(
@@ -212,15 +268,81 @@ pub(crate) async fn run(
                 None => break,
             },
             Some((session, key)) = psk_rx.recv() => provide_psk(&mut dtls, Instant::now(), session, key),
+            Some((session, limit)) = reserve_rx.recv() => {
+                reserved(&node, &mut dtls, &mut sessions, Instant::now(), session, limit);
+            }
+            Some(adoption) = next_adoption(adoptions.as_mut()) => {
+                on_adoption(&node, &mut dtls, &mut sessions, forwarding.as_mut(), adoption, Instant::now());
+            }
             () = sleep_until(wake_at) => {}
             () = crate::stop::stopped(&mut stop) => break,
         }
     }
     // Everything sent is sent: the exported sequence numbers are final.
     if let Some(parking) = &node.parking {
-        parking.park(Parking::export(&dtls)).await;
+        let mut by_id = parking.export(&dtls);
+        let adopter = forwarding.as_ref().and_then(|f| f.adopter.as_ref());
+        let held: Vec<u8> = adopter.map(|a| a.held().collect()).unwrap_or_default();
+        // Our own id always (replacing an older parking), and the ids held
+        // for dead nodes; sessions of ids handed over meanwhile are not ours.
+        for node_id in std::iter::once(parking.node_id).chain(held) {
+            parking
+                .park(node_id, by_id.remove(&node_id).unwrap_or_default())
+                .await;
+        }
+        if let Some(adopter) = adopter {
+            adopter.release_all().await;
+        }
     }
     Ok(())
+}
+
+/// Resolves with the next adoption outcome; never without an adopter.
+async fn next_adoption(
+    adoptions: Option<&mut mpsc::UnboundedReceiver<Adoption>>,
+) -> Option<Adoption> {
+    match adoptions {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Imports an adopted id's sessions, or hands them over when the id's own
+/// node took it back.
+fn on_adoption(
+    node: &Node,
+    dtls: &mut DtlsServer,
+    sessions: &mut Sessions,
+    forwarding: Option<&mut Forwarding>,
+    adoption: Adoption,
+    now: Instant,
+) {
+    let (Some(parking), Some(adopter)) = (
+        node.parking.as_ref(),
+        forwarding.and_then(|f| f.adopter.as_mut()),
+    ) else {
+        return;
+    };
+    match adoption {
+        Adoption::Adopted { node_id, taken } => {
+            let count = parking.import(dtls, now, &taken);
+            sessions.imported(dtls);
+            adopter.adopted(node_id);
+            node.counters
+                .sessions_adopted
+                .fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        Adoption::Lost { node_id } => {
+            adopter.lost(node_id);
+            for session in dtls.established_session_ids() {
+                if parking.owner_of(dtls, session) == node_id
+                    && dtls.hand_over(now, session).is_ok()
+                {
+                    Counters::inc(&node.counters.sessions_handed_over);
+                }
+            }
+        }
+    }
 }
 
 /// Reads every datagram that is ready (up to a batch) into the engine, or
@@ -239,7 +361,7 @@ async fn receive(
                 Counters::inc(&node.counters.datagrams_received);
                 let datagram = buf.get(..len).unwrap_or_default();
                 let route = match forwarding.as_deref_mut() {
-                    Some(f) => f.route(from, datagram),
+                    Some(f) => f.route(from, datagram, now),
                     None => Route::Here,
                 };
                 match route {
@@ -315,13 +437,43 @@ fn provide_psk(dtls: &mut DtlsServer, now: Instant, session: SessionId, key: Opt
     }
 }
 
+/// A reservation write is done: the session may write up to `limit`, or
+/// asks again.
+fn reserved(
+    node: &Node,
+    dtls: &mut DtlsServer,
+    sessions: &mut Sessions,
+    now: Instant,
+    session: SessionId,
+    limit: Option<u64>,
+) {
+    if let (Some((owner, key)), Some(parking)) = (sessions.reservation_done(session), &node.parking)
+    {
+        // Closed meanwhile: its record goes now that no write can follow.
+        let parking = parking.clone();
+        tokio::spawn(async move { parking.unreserve(owner, &key).await });
+        return;
+    }
+    // The session may have closed meanwhile.
+    let _ = match limit {
+        Some(limit) => dtls.confirm_reservation(now, session, limit),
+        None => dtls.reservation_failed(now, session),
+    };
+}
+
+/// Where spawned lookups and store writes send their answers.
+struct Replies {
+    psk: mpsc::UnboundedSender<PskAnswer>,
+    reservations: mpsc::UnboundedSender<ReservationAnswer>,
+}
+
 fn on_dtls_events(
     node: &Arc<Node>,
     dtls: &mut DtlsServer,
     exchanges: &mut Exchanges<SessionId>,
     sessions: &mut Sessions,
     mut forwarding: Option<&mut Forwarding>,
-    psk_tx: &mpsc::UnboundedSender<PskAnswer>,
+    replies: &Replies,
     now: Instant,
 ) {
     while let Some(event) = dtls.poll_event() {
@@ -329,7 +481,7 @@ fn on_dtls_events(
             Event::NeedPsk {
                 session, identity, ..
             } => {
-                let (node, tx) = (Arc::clone(node), psk_tx.clone());
+                let (node, tx) = (Arc::clone(node), replies.psk.clone());
                 tokio::spawn(async move {
                     let key = super::psk(&node, &identity).await;
                     if key.is_none() {
@@ -366,18 +518,58 @@ fn on_dtls_events(
                     }
                 });
             }
+            Event::ReserveSequenceNumbers {
+                session,
+                blob,
+                limit,
+            } => {
+                let Some(parking) = node.parking.clone() else {
+                    continue;
+                };
+                let (owner, key) = (
+                    parking.owner_of(dtls, session),
+                    reservation_key(dtls, session),
+                );
+                sessions.reserved.insert(session, (owner, key.clone()));
+                sessions.reserving.insert(session, None);
+                let tx = replies.reservations.clone();
+                tokio::spawn(async move {
+                    let confirmed = parking.reserve(owner, &key, blob).await;
+                    if !confirmed {
+                        tokio::time::sleep(RESERVATION_RETRY).await;
+                    }
+                    let _ = tx.send((session, confirmed.then_some(limit)));
+                });
+            }
             Event::Closed {
                 session,
                 reason,
                 peer,
             } => {
                 tracing::debug!(?session, ?reason, "dtls session closed");
-                sessions.closed(session);
+                if let (Some((owner, key)), Some(parking)) =
+                    (sessions.closed(session), &node.parking)
+                {
+                    let parking = parking.clone();
+                    tokio::spawn(async move { parking.unreserve(owner, &key).await });
+                }
                 if let Some(f) = forwarding.as_deref_mut() {
                     f.forget(peer);
                 }
             }
         }
+    }
+}
+
+/// What a session's reservation is stored under: its Connection ID, or
+/// its address for a session without one.
+fn reservation_key(dtls: &DtlsServer, session: SessionId) -> Vec<u8> {
+    match dtls.connection_id(session) {
+        Some(cid) if !cid.is_empty() => cid.to_vec(),
+        _ => dtls
+            .peer_addr(session)
+            .map(|a| a.to_string().into_bytes())
+            .unwrap_or_default(),
     }
 }
 

@@ -15,14 +15,20 @@
 //!    socket: the address the device's NAT and the load balancer expect.
 //!
 //! A device heard directly again is sent to directly again.
+//!
+//! A record for a node id nobody holds (the node is dead) makes this node
+//! try to adopt that id (`cluster::adoption`); the ids it holds for dead
+//! nodes are routed here like its own.
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use lwm2m_dtls::node_id_of_record;
 use tokio::net::UdpSocket;
 
+use crate::cluster::adoption::{Adopter, Adoption};
 use crate::cluster::frame::{self, Direction};
 use crate::cluster::members::Members;
 use crate::stats::Counters;
@@ -35,7 +41,7 @@ pub(crate) enum Route {
     /// To the owner's forwarding address.
     Owner(SocketAddr),
     /// The owner is not a member (gone): the engine, which drops it unless
-    /// it holds the session (taken over).
+    /// it holds the session; meanwhile this node tries to adopt the id.
     Gone,
 }
 
@@ -63,25 +69,57 @@ pub(crate) struct Forwarding {
     members: Members,
     /// Device address → forwarding address of the node it was heard through.
     via: HashMap<SocketAddr, SocketAddr>,
+    /// Adopts dead nodes' ids (`None`: sessions are not taken over).
+    pub adopter: Option<Adopter>,
+    adoptions: Option<tokio::sync::mpsc::UnboundedReceiver<Adoption>>,
 }
 
 impl Forwarding {
-    pub(crate) fn new(socket: UdpSocket, key: Vec<u8>, own_id: u8, members: Members) -> Self {
+    pub(crate) fn new(
+        socket: UdpSocket,
+        key: Vec<u8>,
+        own_id: u8,
+        members: Members,
+        adopter: Option<(Adopter, tokio::sync::mpsc::UnboundedReceiver<Adoption>)>,
+    ) -> Self {
+        let (adopter, adoptions) = adopter.unzip();
         Forwarding {
             socket,
             key,
             own_id,
             members,
             via: HashMap::new(),
+            adopter,
+            adoptions,
         }
     }
 
+    /// The adoption outcomes, for the DTLS task to wait on.
+    pub(crate) fn take_adoptions(
+        &mut self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<Adoption>> {
+        self.adoptions.take()
+    }
+
+    fn serves(&self, node_id: u8) -> bool {
+        node_id == self.own_id
+            || self
+                .adopter
+                .as_ref()
+                .is_some_and(|a| a.held().any(|id| id == node_id))
+    }
+
     /// Where a datagram received from a device belongs.
-    pub(crate) fn route(&mut self, from: SocketAddr, datagram: &[u8]) -> Route {
+    pub(crate) fn route(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) -> Route {
         match node_id_of_record(datagram) {
-            Some(owner) if owner != self.own_id => match self.members.forward_addr(owner) {
+            Some(owner) if !self.serves(owner) => match self.members.forward_addr(owner) {
                 Some(addr) => Route::Owner(addr),
-                None => Route::Gone,
+                None => {
+                    if let Some(adopter) = self.adopter.as_mut() {
+                        adopter.try_adopt(owner, now);
+                    }
+                    Route::Gone
+                }
             },
             _ => {
                 // Heard directly: answer directly from now on.
