@@ -16,7 +16,7 @@
 //! back with its id and takes its sessions over from the sequence-number
 //! reservations in Redis: no handshake, no acknowledged uplink lost. The
 //! plain-CoAP variant needs no forwarding: any node serves any device from
-//! Redis, also across a crash.
+//! Redis, through rebinding, a rolling restart, a joining node and a crash.
 // Tests may panic: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -204,7 +204,7 @@ impl Cluster {
         let mut config = self.configs[0].clone();
         config.dtls.node_id = id;
         config.coap_bind = "127.0.0.1:0".parse().unwrap();
-        config.dtls_bind = Some("127.0.0.1:0".parse().unwrap());
+        config.dtls_bind = config.dtls_bind.map(|_| "127.0.0.1:0".parse().unwrap());
         let node = self.node(config.clone()).await;
         config.coap_bind = node.handle.coap_addr;
         config.dtls_bind = node.handle.dtls_addr;
@@ -647,8 +647,25 @@ async fn plain_coap_devices_are_served_by_whichever_node_hears_them() {
             .unwrap();
     }
     every_device_answers(&cluster).await;
-    cluster.restart(1).await;
+    // A rolling restart: each node in turn.
+    for index in 0..usize::from(NODES) {
+        cluster.restart(index).await;
+        everyone_updates(&devices).await;
+    }
+    every_device_answers(&cluster).await;
+    // A node joins: devices that hash to it after a rebinding are served
+    // there from Redis.
+    cluster.add_node(NODES + 1).await;
+    balancer.add_backend(cluster.device_facing(false)[usize::from(NODES)]);
+    for device in &devices {
+        device.rebind().await.unwrap();
+    }
     everyone_updates(&devices).await;
+    let joined = cluster.nodes[usize::from(NODES)].as_ref().unwrap();
+    assert!(
+        joined.handle.stats().updates > 0,
+        "the new node served nobody"
+    );
     every_device_answers(&cluster).await;
     for device in &devices {
         assert_eq!(device.status().registrations, 1);
