@@ -116,15 +116,19 @@ impl ClusterStore for MemoryCluster {
     async fn park_dtls_sessions(
         &self,
         node_id: u8,
+        holder: &str,
         blobs: Vec<Vec<u8>>,
         ttl_ms: i64,
         now_ms: i64,
-    ) -> Result<()> {
-        self.with(|s| {
+    ) -> Result<bool> {
+        Ok(self.with(|s| {
+            if !s.holds(node_id, holder, now_ms) {
+                return false;
+            }
             s.parked
                 .insert(node_id, (blobs, now_ms.saturating_add(ttl_ms)));
-        });
-        Ok(())
+            true
+        }))
     }
 
     async fn take_dtls_sessions(&self, node_id: u8, now_ms: i64) -> Result<Vec<Vec<u8>>> {

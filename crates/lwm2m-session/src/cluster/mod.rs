@@ -10,7 +10,7 @@
 //!   listing the leases.
 //! - **Parked DTLS sessions.** A node that stops gracefully exports its
 //!   established sessions (the `lwm2m-dtls` export blob) into a list keyed
-//!   by its node id, with a TTL; the next node to hold that id takes the
+//!   by its node id, with a TTL, while it still holds the id's lease; the next node to hold that id takes the
 //!   list and imports the sessions, so devices carry on without a handshake.
 //!   Sessions are kept per node id: a node loads only its own.
 //! - **Reserved DTLS sessions.** A node that reserves record sequence
@@ -81,16 +81,19 @@ pub trait ClusterStore: Send + Sync {
     async fn members(&self, now_ms: i64) -> Result<Vec<Member>>;
 
     /// Parks exported DTLS sessions under `node_id` for `ttl_ms`, replacing
-    /// what was parked there before. Reservation blobs are left: the next
-    /// holder imports the exact parked blobs first, and a reserved one of
-    /// the same session is then refused as a duplicate.
+    /// what was parked there before, if `holder` holds that id's lease;
+    /// `false` when it does not (a node that lost its lease may hold stale
+    /// sessions another node has carried on with). Reservation blobs are
+    /// left: the next holder imports the exact parked blobs first, and a
+    /// reserved one of the same session is then refused as a duplicate.
     async fn park_dtls_sessions(
         &self,
         node_id: u8,
+        holder: &str,
         blobs: Vec<Vec<u8>>,
         ttl_ms: i64,
         now_ms: i64,
-    ) -> Result<()>;
+    ) -> Result<bool>;
 
     /// Takes (and removes) the sessions parked under `node_id`.
     async fn take_dtls_sessions(&self, node_id: u8, now_ms: i64) -> Result<Vec<Vec<u8>>>;

@@ -93,21 +93,20 @@ impl ClusterStore for RedisStore {
     async fn park_dtls_sessions(
         &self,
         node_id: u8,
+        holder: &str,
         blobs: Vec<Vec<u8>>,
         ttl_ms: i64,
         _now_ms: i64,
-    ) -> Result<()> {
-        let key = self.keys.parked_dtls(node_id);
-        let mut pipe = redis::pipe();
-        pipe.atomic().del(&key).ignore();
-        if !blobs.is_empty() {
-            pipe.rpush(&key, blobs)
-                .ignore()
-                .pexpire(&key, ttl_ms.max(1))
-                .ignore();
-        }
-        let () = pipe.query_async(&mut self.conn()).await?;
-        Ok(())
+    ) -> Result<bool> {
+        let parked: i64 = scripts::PARK
+            .key(self.keys.node_lease(node_id))
+            .key(self.keys.parked_dtls(node_id))
+            .arg(holder)
+            .arg(ttl_ms.max(1))
+            .arg(blobs)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(parked == 1)
     }
 
     async fn take_dtls_sessions(&self, node_id: u8, _now_ms: i64) -> Result<Vec<Vec<u8>>> {

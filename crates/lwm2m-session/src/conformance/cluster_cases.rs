@@ -105,28 +105,52 @@ pub async fn a_lapsed_lease_can_be_taken(h: Arc<dyn Harness>) {
 pub async fn parked_sessions_go_to_the_next_holder_once(h: Arc<dyn Harness>) {
     let (a, b) = (h.open_cluster().await, h.open_cluster().await);
     let now = wall_ms();
-    a.park_dtls_sessions(5, vec![b"old".to_vec()], TTL_MS, now)
+    for id in [5, 6] {
+        assert!(a.claim(&member(id, "a"), TTL_MS, now).await.unwrap());
+    }
+    assert!(a
+        .park_dtls_sessions(5, "a", vec![b"old".to_vec()], TTL_MS, now)
         .await
-        .unwrap();
+        .unwrap());
     // Parking again replaces: a node parks all it has, each time.
     let blobs = vec![vec![0u8, 1, 2, 255], Vec::new(), b"second".to_vec()];
-    a.park_dtls_sessions(5, blobs.clone(), TTL_MS, now)
+    assert!(a
+        .park_dtls_sessions(5, "a", blobs.clone(), TTL_MS, now)
         .await
-        .unwrap();
+        .unwrap());
+    // Only the lease holder parks: a node that lost its id may hold
+    // sessions another node has carried on with.
+    assert!(!b
+        .park_dtls_sessions(5, "b", vec![b"stale".to_vec()], TTL_MS, now)
+        .await
+        .unwrap());
+    assert!(!b
+        .park_dtls_sessions(4, "b", vec![b"no lease".to_vec()], TTL_MS, now)
+        .await
+        .unwrap());
     // Sessions are per node id: another id sees none of them.
     assert!(b.take_dtls_sessions(4, now).await.unwrap().is_empty());
     assert_eq!(b.take_dtls_sessions(5, now).await.unwrap(), blobs);
     assert!(b.take_dtls_sessions(5, now).await.unwrap().is_empty());
     // Parking nothing leaves nothing; parked sessions lapse with their TTL.
-    a.park_dtls_sessions(6, Vec::new(), TTL_MS, now)
+    assert!(a
+        .park_dtls_sessions(6, "a", Vec::new(), TTL_MS, now)
         .await
-        .unwrap();
+        .unwrap());
     assert!(b.take_dtls_sessions(6, now).await.unwrap().is_empty());
-    a.park_dtls_sessions(6, vec![b"x".to_vec()], 300, wall_ms())
+    assert!(a
+        .park_dtls_sessions(6, "a", vec![b"x".to_vec()], 300, wall_ms())
         .await
-        .unwrap();
+        .unwrap());
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(b.take_dtls_sessions(6, wall_ms()).await.unwrap().is_empty());
+    // A whole node's sessions park at once.
+    let many: Vec<Vec<u8>> = (0..5_000u32).map(|i| i.to_be_bytes().to_vec()).collect();
+    assert!(a
+        .park_dtls_sessions(5, "a", many.clone(), TTL_MS, wall_ms())
+        .await
+        .unwrap());
+    assert_eq!(b.take_dtls_sessions(5, wall_ms()).await.unwrap(), many);
 }
 
 pub async fn reservations_are_written_only_by_the_lease_holder(h: Arc<dyn Harness>) {
@@ -171,9 +195,10 @@ pub async fn reservations_are_written_only_by_the_lease_holder(h: Arc<dyn Harnes
         .store_dtls_reservation(7, "a", b"cid-2", b"reserved".to_vec(), now)
         .await
         .unwrap());
-    a.park_dtls_sessions(7, vec![b"exact".to_vec()], TTL_MS, now)
+    assert!(a
+        .park_dtls_sessions(7, "a", vec![b"exact".to_vec()], TTL_MS, now)
         .await
-        .unwrap();
+        .unwrap());
     assert_eq!(
         b.take_dtls_reservations(7).await.unwrap(),
         vec![b"reserved".to_vec()]

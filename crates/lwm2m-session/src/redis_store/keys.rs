@@ -98,10 +98,11 @@ impl Keys {
         format!("{}:{{nodes}}:lease:{node_id}", self.prefix)
     }
 
-    /// `<prefix>:{dtls:<id>}:parked`: list of DTLS session export blobs
-    /// parked by the node that held `node_id`, with a TTL.
+    /// `<prefix>:{nodes}:parked:<id>`: list of DTLS session export blobs
+    /// parked by the node that held `node_id`, with a TTL. Same hash tag as
+    /// the leases, so a script can check the lease and park in one step.
     pub(crate) fn parked_dtls(&self, node_id: u8) -> String {
-        format!("{}:{{dtls:{node_id}}}:parked", self.prefix)
+        format!("{}:{{nodes}}:parked:{node_id}", self.prefix)
     }
 
     /// `<prefix>:{nodes}:reserved:<id>`: hash of session key (Connection

@@ -208,6 +208,26 @@ return 1
     )
 });
 
+/// Replaces the parked list with ARGV[3..] (TTL ARGV[2] ms), only if
+/// ARGV[1] holds the lease; 1 if done. KEYS: lease, parked list.
+pub(crate) static PARK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local ok, m = pcall(cjson.decode, cur)
+if not ok or m.holder ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+-- In slices: unpack of a whole node's sessions would overflow Lua's stack.
+for i = 3, #ARGV, 1000 do
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+if #ARGV > 2 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return 1
+"#,
+    )
+});
+
 /// Deletes a lease if `holder` has it. KEYS: lease. ARGV: holder.
 pub(crate) static LEASE_RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(

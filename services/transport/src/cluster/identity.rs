@@ -1,7 +1,8 @@
 //! The node id lease: taken at start, renewed by a heartbeat, released at
 //! stop. A node that loses its lease (a pause longer than the TTL, Redis
-//! flushed) takes it again if it is still free and stops otherwise: two
-//! live nodes with one id would issue colliding Connection IDs.
+//! flushed) stops: two live nodes with one id would issue colliding
+//! Connection IDs, and while the lease was not ours another node may have
+//! taken our sessions over (`cluster::adoption`), so ours are stale.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,21 +156,19 @@ impl Lease {
                 .await
             {
                 Ok(true) => {}
-                Ok(false) => match self.store.claim(&self.member, self.ttl_ms, now_ms()).await {
-                    Ok(true) => {
-                        tracing::warn!(node_id = id, "node id lease had lapsed; taken again")
-                    }
-                    Ok(false) => {
-                        tracing::error!(
-                            node_id = id,
-                            "node id lease lost to another node: stopping"
-                        );
-                        stop_node();
-                        return;
-                    }
-                    // Redis away: keep trying; the lease may still be ours.
-                    Err(e) => tracing::warn!(node_id = id, error = %e, "node id lease not renewed"),
-                },
+                Ok(false) => {
+                    // Not taken again even if free: while it was not ours,
+                    // another node may have taken this id's sessions over
+                    // and carried them on, and ours are stale now (their
+                    // sequence numbers could repeat that node's). A restart
+                    // takes the id and the sessions from the store afresh.
+                    tracing::error!(
+                        node_id = id,
+                        "node id lease lost (lapsed or taken over): stopping"
+                    );
+                    stop_node();
+                    return;
+                }
                 Err(e) => tracing::warn!(node_id = id, error = %e, "node id lease not renewed"),
             }
         }
@@ -232,6 +231,33 @@ mod tests {
         beat.await.unwrap();
         let (id, _) = acquire(&fixed(), 4, Some(&store), "b:1", "").await.unwrap();
         assert_eq!(id, 4);
+    }
+
+    #[tokio::test]
+    async fn a_lost_lease_stops_the_node_even_if_the_id_is_free_again() {
+        let store: Arc<dyn ClusterStore> = Arc::new(lwm2m_session::MemoryCluster::new());
+        let (_, lease) = acquire(&fixed(), 4, Some(&store), "a:1", "").await.unwrap();
+        let lease = lease.unwrap();
+        let (_stop_tx, stop) = watch::channel(false);
+        let (stopped_tx, stopped) = tokio::sync::oneshot::channel();
+        let beat = tokio::spawn(lease.clone().heartbeat(
+            Duration::from_millis(100),
+            stop,
+            move || {
+                let _ = stopped_tx.send(());
+            },
+        ));
+        // The lease goes (as when it lapses during a long pause).
+        store.release(4, &lease.member().holder).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), stopped)
+            .await
+            .expect("the node is stopped")
+            .unwrap();
+        beat.await.unwrap();
+        assert!(
+            store.members(now_ms()).await.unwrap().is_empty(),
+            "not taken again"
+        );
     }
 
     #[tokio::test]

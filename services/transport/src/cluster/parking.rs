@@ -163,10 +163,17 @@ impl Parking {
         let ttl_ms = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX);
         match self
             .store
-            .park_dtls_sessions(node_id, blobs, ttl_ms, now_ms())
+            .park_dtls_sessions(node_id, &self.holder, blobs, ttl_ms, now_ms())
             .await
         {
-            Ok(()) => {
+            Ok(false) => {
+                tracing::warn!(
+                    node_id,
+                    "DTLS sessions not parked: the id's lease is not ours any more"
+                );
+                0
+            }
+            Ok(true) => {
                 tracing::info!(
                     node_id,
                     parked = count,
