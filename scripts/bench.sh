@@ -19,11 +19,12 @@
 # BENCH_DTLS_DEVICES (PSK), BENCH_DTLS_ECDHE_DEVICES, BENCH_DISPATCH_RATES,
 # BENCH_CSV_DEVICES, BENCH_OMA_DIR (the OMA object registry, default
 # ../shared/lwm2m-registry; the model import is skipped without it),
+# BENCH_CLUSTER_DEVICES, BENCH_CLUSTER_RATE (Reads/s),
 # BENCH_KAFKA_PORT, TANSU_BIN, CARGO_TARGET_DIR, BENCH_GIT_SHA (results file
 # name outside a git checkout), BENCH_ONLY (a comma-separated subset of
-# codecs,references,storm,notify,rpc,dispatch,import,dtls; default all: e.g.
-# BENCH_ONLY=references,dtls needs neither Redis nor tansu, nor do
-# dispatch and import). bench-large needs an open-file limit above
+# codecs,references,storm,notify,rpc,dispatch,import,dtls,cluster; default
+# all: e.g. BENCH_ONLY=references,dtls needs neither Redis nor tansu, nor do
+# dispatch and import; cluster needs Redis only). bench-large needs an open-file limit above
 # 110,000 (one socket per device).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,7 +61,12 @@ dtls_ecdhe_devices=${BENCH_DTLS_ECDHE_DEVICES:-1000}
 dispatch_rates=${BENCH_DISPATCH_RATES:-250}
 csv_devices=${BENCH_CSV_DEVICES:-100000}
 oma_dir=${BENCH_OMA_DIR:-../shared/lwm2m-registry}
-only=${BENCH_ONLY:-codecs,references,storm,notify,rpc,dispatch,import,dtls}
+# Three transport processes, a registry, the balancer and the devices share
+# two cores: 500 DTLS devices and 1,000 Reads/s keep the forwarding hop,
+# not the machine, in the figures (docs/performance.md).
+cluster_devices=${BENCH_CLUSTER_DEVICES:-500}
+cluster_rate=${BENCH_CLUSTER_RATE:-1000}
+only=${BENCH_ONLY:-codecs,references,storm,notify,rpc,dispatch,import,dtls,cluster}
 wants() { case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 needs_kafka() { wants references || wants storm || wants notify || wants rpc; }
 rpc_rates=${BENCH_RPC_RATES:-1000,5000}
@@ -85,8 +91,10 @@ bench_bin="$target_dir/release/lwm2m-bench"
 lwm2m_bin="$target_dir/release/lwm2m"
 
 tansu_bin=${TANSU_BIN:-}
-if needs_kafka; then
+if needs_kafka || wants cluster; then
 scripts/services.sh
+fi
+if needs_kafka; then
 if [ -z "$tansu_bin" ]; then
     if [ -x "$HOME/.cargo/bin/tansu" ]; then tansu_bin="$HOME/.cargo/bin/tansu"
     elif command -v tansu >/dev/null 2>&1; then tansu_bin=$(command -v tansu)
@@ -231,7 +239,13 @@ step "dtls PSK CCM_8, $dtls_devices devices" \
 step "dtls ECDHE-ECDSA X.509 CCM_8, $dtls_ecdhe_devices devices" \
     "$bench_bin" dtls --suite ecdhe --devices "$dtls_ecdhe_devices" "${product[@]}"
 fi
-step "placeholders" "$bench_bin" placeholders
+if wants cluster; then
+# Three transport nodes (Redis sessions, in-memory bus: no tansu) behind
+# a hashing UDP balancer; DTLS devices rebind, most land on a node that
+# forwards their records to the owner of their session.
+step "cluster: forwarded DTLS records, $cluster_devices devices at $cluster_rate Reads/s" \
+    "$bench_bin" cluster --devices "$cluster_devices" --rate "$cluster_rate" "${product[@]}"
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
     say "FAILED: ${failed[*]}; no results file written. Lines so far:"

@@ -17,6 +17,7 @@
 //! failed, none retried), registered, saw no error, and the product lists
 //! exactly N registrations. Anything else fails the run.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -182,7 +183,7 @@ async fn measure(
         },
     };
     if let Some(FleetSecurity::Psk(keys)) = &security {
-        import_psks(product, keys, prefix, args.devices).await?;
+        import_psks(product.registry_grpc, keys, prefix, args.devices).await?;
     }
     let load = Load::start(template, args.devices, prefix, Some(args.window)).await?;
     tokio::time::sleep(SETTLE).await;
@@ -232,11 +233,17 @@ async fn measure(
     })
 }
 
-/// The fleet's PSKs into the product's registry, from the simulator's CSV.
-async fn import_psks(product: &Product, keys: &PskKeys, prefix: &str, n: usize) -> Result<()> {
+/// The fleet's PSKs (devices `{prefix}0001`...) into the registry at
+/// `registry` (tenant `default`), from the simulator's CSV.
+pub async fn import_psks(
+    registry: SocketAddr,
+    keys: &PskKeys,
+    prefix: &str,
+    n: usize,
+) -> Result<()> {
     let endpoints: Vec<String> = (1..=n).map(|i| format!("{prefix}{i:04}")).collect();
     let csv = credentials_csv(&FleetSecurity::Psk(keys.clone()), &endpoints)?;
-    let mut client = DeviceServiceClient::connect(format!("http://{}", product.registry_grpc))
+    let mut client = DeviceServiceClient::connect(format!("http://{registry}"))
         .await
         .context("registry gRPC")?;
     let report = client

@@ -15,13 +15,18 @@
 //! dispatch service), `import_models` and `import_devices` (the OMA
 //! object registry and a device CSV through the registry's gRPC), `dtls` (handshakes per
 //! second and per core, memory per session, against the product) and
-//! `dtls_engine` (the engine's own cost per handshake, export blob size). Pure parts with unit tests:
-//! `percentiles`, `record`, `report`, `tracker`, parts of `process` and
-//! `redis_memory`.
+//! `dtls_engine` (the engine's own cost per handshake, export blob size)
+//! and `cluster` (three transport nodes behind `lwm2m_sim`'s hashing UDP
+//! balancer: forwarded DTLS records per second and the latency a
+//! forwarding hop adds, counted on the wire by `dtls_tap`). Pure parts
+//! with unit tests: `percentiles`, `record`, `report`, `tracker`,
+//! `dtls_tap`, parts of `process` and `redis_memory`.
 
+pub mod cluster;
 pub mod dispatch_rpc;
 pub mod dtls;
 pub mod dtls_engine;
+pub mod dtls_tap;
 pub mod echo;
 pub mod import_devices;
 pub mod import_models;

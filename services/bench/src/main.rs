@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use lwm2m_bench::cluster::{self, ClusterArgs};
 use lwm2m_bench::dispatch_rpc::{self, DispatchRpcArgs};
 use lwm2m_bench::dtls::{self, DtlsArgs};
 use lwm2m_bench::dtls_engine::{self, DtlsEngineArgs};
@@ -17,7 +18,7 @@ use lwm2m_bench::import_devices::{self, ImportDevicesArgs};
 use lwm2m_bench::import_models::{self, ImportModelsArgs};
 use lwm2m_bench::kafka_reference::{self, KafkaReferenceArgs};
 use lwm2m_bench::notify::{self, NotifyArgs};
-use lwm2m_bench::record::{Line, Section};
+use lwm2m_bench::record::Line;
 use lwm2m_bench::report::{self, Meta};
 use lwm2m_bench::rpc::{self, RpcArgs};
 use lwm2m_bench::storm::{self, StormArgs};
@@ -66,8 +67,10 @@ enum Command {
     /// Scenario 5, the engine alone: server CPU per handshake in process,
     /// and the session export blob size.
     DtlsEngine(DtlsEngineArgs),
-    /// The rows of scenarios whose component has not landed yet.
-    Placeholders,
+    /// Scenario 6, the transport cluster: three node processes behind a
+    /// hashing UDP balancer; DTLS devices rebind and their records are
+    /// forwarded to the node that owns their session.
+    Cluster(ClusterArgs),
     /// Writes the results file and its Markdown table from a run's lines.
     Report(ReportArgs),
 }
@@ -136,26 +139,13 @@ async fn run(command: Command) -> Result<()> {
         Command::ImportDevices(args) => emit_all(import_devices::run(&args, &run_id).await?),
         Command::Dtls(args) => emit_all(dtls::run(&args, &run_id).await?),
         Command::DtlsEngine(args) => emit_all(dtls_engine::run(&args)?),
-        Command::Placeholders => emit_all(placeholders()),
+        Command::Cluster(args) => emit_all(cluster::run(&args, &run_id).await?),
         Command::Report(args) => write_report(&args),
     }
 }
 
 fn emit_all(lines: Vec<Line>) -> Result<()> {
     lines.iter().try_for_each(Line::emit)
-}
-
-/// The multi-node rows wait for their component: a named row that says
-/// so, never a made-up number.
-fn placeholders() -> Vec<Line> {
-    let row = |name: &str, note: &str| Line {
-        note: Some(note.to_owned()),
-        ..Line::new(Section::Placeholder, name)
-    };
-    vec![row(
-        "cluster.forwarded_records",
-        "not yet: multi-node DTLS cluster",
-    )]
 }
 
 fn read_json_lines<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<Vec<T>> {

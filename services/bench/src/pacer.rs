@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 
 /// What one paced run measured.
 pub struct Paced {
-    /// From due time to answer, one per request.
+    /// From due time to answer, one per request, in request order.
     pub latencies: Vec<Duration>,
     /// From the first due time to the last answer.
     pub elapsed: Duration,

@@ -6,7 +6,7 @@
 //! are removed afterwards).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -105,34 +105,14 @@ impl Product {
         let coap: SocketAddr = format!("127.0.0.1:{}", free_udp_port()?).parse()?;
         let coaps: SocketAddr = format!("127.0.0.1:{}", free_udp_port()?).parse()?;
         let grpc: SocketAddr = format!("127.0.0.1:{}", free_tcp_port()?).parse()?;
-        let bin = std::fs::canonicalize(&args.lwm2m_bin).with_context(|| {
-            format!(
-                "{} not found: build it with `cargo build --release -p lwm2m`",
-                args.lwm2m_bin.display()
-            )
-        })?;
-        let mut command = Command::new(bin);
-        // Only the variables below configure the product, not whatever
-        // LWM2M_* the caller's shell has.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("LWM2M_") {
-                command.env_remove(key);
-            }
-        }
-        // The working directory is empty: no stray .env or database file.
+        let mut command = lwm2m_command(args, workdir.path())?;
         command
-            .current_dir(workdir.path())
             .env("LWM2M_TRANSPORT_COAP_BIND", coap.to_string())
             .env("LWM2M_TRANSPORT_COAPS_BIND", coaps.to_string())
             .env("LWM2M_GRPC_BIND", grpc.to_string())
             .env("LWM2M_REGISTRY_GRPC_BIND", registry_grpc.to_string())
             .env("LWM2M_DISPATCH_GRPC_BIND", dispatch_grpc.to_string())
-            .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
-            // BENCH_PRODUCT_LOG=debug shows what the product did.
-            .env(
-                "LWM2M_LOG",
-                std::env::var("BENCH_PRODUCT_LOG").unwrap_or_else(|_| "warn".into()),
-            );
+            .envs(settings.iter().map(|(k, v)| (*k, v.as_str())));
         let redis_prefix = format!("bench-{run}");
         let (topics, redis) = match deployment {
             Deployment::Standalone => {
@@ -251,6 +231,31 @@ impl Product {
         }
         Ok(())
     }
+}
+
+/// The `lwm2m` binary as a command configured by nothing but what the
+/// caller adds: no `LWM2M_*` variable of the caller's shell, an empty
+/// working directory (no stray .env or database file), and `LWM2M_LOG`
+/// from `BENCH_PRODUCT_LOG` (default `warn`; `debug` shows what the
+/// product did).
+pub fn lwm2m_command(args: &ProductArgs, workdir: &Path) -> Result<Command> {
+    let bin = std::fs::canonicalize(&args.lwm2m_bin).with_context(|| {
+        format!(
+            "{} not found: build it with `cargo build --release -p lwm2m`",
+            args.lwm2m_bin.display()
+        )
+    })?;
+    let mut command = Command::new(bin);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("LWM2M_") {
+            command.env_remove(key);
+        }
+    }
+    command.current_dir(workdir).env(
+        "LWM2M_LOG",
+        std::env::var("BENCH_PRODUCT_LOG").unwrap_or_else(|_| "warn".into()),
+    );
+    Ok(command)
 }
 
 /// Creates the topics (tansu does not create them on first use).

@@ -296,8 +296,8 @@ mod tests {
                 .metric("errors", 0.0),
             Line::new(Section::Scenario, "notify.con").metric("kafka_records_per_s", 10.0),
             Line {
-                note: Some("not yet: multi-node DTLS cluster".into()),
-                ..Line::new(Section::Placeholder, "cluster.forwarded_records")
+                note: Some("not yet: its component has not landed".into()),
+                ..Line::new(Section::Placeholder, "example.not_landed")
             },
         ]
     }
@@ -374,7 +374,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| cluster.forwarded_records | | | not yet: multi-node DTLS cluster | |"),
+            md.contains("| example.not_landed | | | not yet: its component has not landed | |"),
             "{md}"
         );
         assert!(md.contains("| tlv (11542) | 40 | 120 | 300 |"), "{md}");

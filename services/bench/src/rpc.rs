@@ -127,35 +127,42 @@ async fn paced(
     }
     let timeout_ms = args.timeout_ms;
     pacer::paced("rpc", rate, total, args.max_in_flight, |i| {
-        let mut client = clients[i as usize % clients.len()].clone();
+        let client = clients[i as usize % clients.len()].clone();
         let endpoint = endpoints[i as usize % endpoints.len()].clone();
-        async move {
-            let response = client
-                .downlink(DownlinkRequest {
-                    endpoint: endpoint.clone(),
-                    tenant: String::new(),
-                    timeout_ms,
-                    operation: Some(Operation::Read(ReadOperation {
-                        path: PATH.into(),
-                        content_format: None,
-                    })),
-                })
-                .await;
-            match response {
-                Ok(r) => {
-                    let r = r.into_inner();
-                    if r.code == "2.05" && r.values.len() == 1 {
-                        Ok(())
-                    } else {
-                        Err(format!(
-                            "{endpoint}: Read answered {} {:?}",
-                            r.code, r.values
-                        ))
-                    }
-                }
-                Err(status) => Err(format!("{endpoint}: Read failed: {status}")),
-            }
-        }
+        read_once(client, endpoint, timeout_ms)
     })
     .await
+}
+
+/// One gRPC Read of `PATH`; an error names the device and what came back.
+pub(crate) async fn read_once(
+    mut client: TransportClient<Channel>,
+    endpoint: String,
+    timeout_ms: u32,
+) -> std::result::Result<(), String> {
+    let response = client
+        .downlink(DownlinkRequest {
+            endpoint: endpoint.clone(),
+            tenant: String::new(),
+            timeout_ms,
+            operation: Some(Operation::Read(ReadOperation {
+                path: PATH.into(),
+                content_format: None,
+            })),
+        })
+        .await;
+    match response {
+        Ok(r) => {
+            let r = r.into_inner();
+            if r.code == "2.05" && r.values.len() == 1 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{endpoint}: Read answered {} {:?}",
+                    r.code, r.values
+                ))
+            }
+        }
+        Err(status) => Err(format!("{endpoint}: Read failed: {status}")),
+    }
 }
