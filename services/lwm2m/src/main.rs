@@ -121,14 +121,26 @@ fn run(target: Target, settings: Settings) -> ExitCode {
     };
     let result = runtime.block_on(async move {
         let (trigger, shutdown) = Shutdown::new();
-        let services =
+        let mut services =
             tokio::spawn(async move { lwm2m::targets::run(target, &settings, shutdown).await });
-        match lwm2m::shutdown::os_signal().await {
-            Ok(signal) => tracing::info!(signal, "signal received"),
-            Err(e) => tracing::error!(error = %e, "cannot listen for signals; stopping"),
-        }
+        // A component that fails to start ends the services early: exit
+        // with its error instead of waiting for a signal.
+        let early = tokio::select! {
+            signal = lwm2m::shutdown::os_signal() => {
+                match signal {
+                    Ok(signal) => tracing::info!(signal, "signal received"),
+                    Err(e) => tracing::error!(error = %e, "cannot listen for signals; stopping"),
+                }
+                None
+            }
+            ended = &mut services => Some(ended),
+        };
         trigger.trigger();
-        match services.await {
+        let ended = match early {
+            Some(ended) => ended,
+            None => services.await,
+        };
+        match ended {
             Ok(r) => r,
             Err(e) => Err(lwm2m::Error::ConfigSource(format!(
                 "service task failed: {e}"
