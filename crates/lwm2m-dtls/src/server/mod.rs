@@ -645,28 +645,31 @@ impl DtlsServer {
         session: SessionId,
         limit: u64,
     ) -> Result<(), Error> {
-        let _ = self.clock(now);
-        let s = self
-            .sessions
-            .get_mut(&session)
-            .ok_or(Error::UnknownSession(session))?;
-        let mut ctx = ctx!(self);
-        s.confirm_reservation(&mut ctx, limit);
-        self.settle(session);
-        Ok(())
+        self.on_session(now, session, |s, ctx| s.confirm_reservation(ctx, limit))
     }
 
     /// The blob of a session's `ReserveSequenceNumbers` request could not
     /// be stored: the session asks again (at once, with a fresh blob; pace
     /// retries by when this is called).
     pub fn reservation_failed(&mut self, now: Instant, session: SessionId) -> Result<(), Error> {
+        self.on_session(now, session, |s, ctx| s.reservation_failed(ctx))
+    }
+
+    /// Runs `f` on one session with the server's context, then re-indexes
+    /// it (timers, removal when it closed).
+    fn on_session(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        f: impl FnOnce(&mut Session, &mut Ctx<'_>),
+    ) -> Result<(), Error> {
         let _ = self.clock(now);
         let s = self
             .sessions
             .get_mut(&session)
             .ok_or(Error::UnknownSession(session))?;
         let mut ctx = ctx!(self);
-        s.reservation_failed(&mut ctx);
+        f(s, &mut ctx);
         self.settle(session);
         Ok(())
     }
@@ -685,14 +688,6 @@ impl DtlsServer {
     /// Closes a session (close_notify if established) and forgets it; a
     /// `Closed { reason: Local }` event follows.
     pub fn close(&mut self, now: Instant, session: SessionId) -> Result<(), Error> {
-        let _ = self.clock(now);
-        let s = self
-            .sessions
-            .get_mut(&session)
-            .ok_or(Error::UnknownSession(session))?;
-        let mut ctx = ctx!(self);
-        s.close_locally(&mut ctx);
-        self.settle(session);
-        Ok(())
+        self.on_session(now, session, |s, ctx| s.close_locally(ctx))
     }
 }
