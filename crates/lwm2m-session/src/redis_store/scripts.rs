@@ -188,16 +188,25 @@ return 1
     )
 });
 
-/// Writes (ARGV[3] set) or deletes (ARGV[3] absent) field ARGV[2] of the
-/// reservation hash, only if ARGV[1] holds the lease; 1 if done.
-/// KEYS: lease, reservation hash.
-pub(crate) static RESERVATION_WRITE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+/// A script whose `body` runs only if ARGV[1] holds the lease in KEYS[1]
+/// (else it returns 0): writes under a node id are its holder's alone.
+fn holder_only(body: &str) -> Script {
+    Script::new(&format!(
         r#"
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 local ok, m = pcall(cjson.decode, cur)
 if not ok or m.holder ~= ARGV[1] then return 0 end
+{body}"#
+    ))
+}
+
+/// Writes (ARGV[3] set) or deletes (ARGV[3] absent) field ARGV[2] of the
+/// reservation hash, only if ARGV[1] holds the lease; 1 if done.
+/// KEYS: lease, reservation hash.
+pub(crate) static RESERVATION_WRITE: LazyLock<Script> = LazyLock::new(|| {
+    holder_only(
+        r#"
 if ARGV[3] then
   redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 else
@@ -211,12 +220,8 @@ return 1
 /// Replaces the parked list with ARGV[3..] (TTL ARGV[2] ms), only if
 /// ARGV[1] holds the lease; 1 if done. KEYS: lease, parked list.
 pub(crate) static PARK: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    holder_only(
         r#"
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-local ok, m = pcall(cjson.decode, cur)
-if not ok or m.holder ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 -- In slices: unpack of a whole node's sessions would overflow Lua's stack.
 for i = 3, #ARGV, 1000 do
@@ -230,13 +235,10 @@ return 1
 
 /// Deletes a lease if `holder` has it. KEYS: lease. ARGV: holder.
 pub(crate) static LEASE_RELEASE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    holder_only(
         r#"
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-local ok, m = pcall(cjson.decode, cur)
-if ok and m.holder == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
-return 0
+redis.call('DEL', KEYS[1])
+return 1
 "#,
     )
 });
