@@ -161,16 +161,9 @@ impl Cluster {
             .collect()
     }
 
-    /// Handshakes node `index` has started since it started.
-    fn node_handshakes(&self, index: usize) -> u64 {
-        self.nodes[index]
-            .as_ref()
-            .unwrap()
-            .handle
-            .stats()
-            .dtls
-            .engine
-            .handshakes_started
+    /// The stats of node `index` (it must be running).
+    fn stats(&self, index: usize) -> lwm2m_transport::TransportStats {
+        self.nodes[index].as_ref().unwrap().handle.stats()
     }
 
     /// Sum of a counter over the live nodes.
@@ -512,17 +505,11 @@ async fn a_crashed_nodes_dtls_sessions_are_taken_over_without_a_handshake() {
     let balancer = UdpBalancer::start(cluster.device_facing(true)).await;
     let devices = Arc::new(fleet(&balancer, true).await);
     let crashed = 1;
-    let owned = cluster.nodes[crashed]
-        .as_ref()
-        .unwrap()
-        .handle
-        .stats()
-        .dtls
-        .sessions_established;
+    let owned = cluster.stats(crashed).dtls.sessions_established;
     assert!(owned > 0, "no session on the node to crash");
     // The fleet's handshakes so far, on the nodes that stay up.
     let handshakes = |c: &Cluster| c.total(|s| s.dtls.engine.handshakes_started);
-    let before = handshakes(&cluster) - cluster.node_handshakes(crashed);
+    let before = handshakes(&cluster) - cluster.stats(crashed).dtls.engine.handshakes_started;
 
     // kill -9 under load: Updates keep coming from every device.
     let (stop_load, load_stops) = tokio::sync::watch::channel(false);
@@ -566,17 +553,11 @@ async fn a_dead_nodes_sessions_are_adopted_then_handed_back_when_it_returns() {
     let balancer = UdpBalancer::start(cluster.device_facing(true)).await;
     let devices = fleet(&balancer, true).await;
     let dead = 1;
-    let owned = cluster.nodes[dead]
-        .as_ref()
-        .unwrap()
-        .handle
-        .stats()
-        .dtls
-        .sessions_established;
+    let owned = cluster.stats(dead).dtls.sessions_established;
     assert!(owned > 0, "no session on the node to kill");
     // The fleet's handshakes so far, on the nodes that stay up.
     let handshakes = |c: &Cluster| c.total(|s| s.dtls.engine.handshakes_started);
-    let before = handshakes(&cluster) - cluster.node_handshakes(dead);
+    let before = handshakes(&cluster) - cluster.stats(dead).dtls.engine.handshakes_started;
 
     // kill -9, and the balancer takes the node out (as a Service drops a
     // pod that fails its readiness probe): its devices land on the others,
