@@ -77,6 +77,35 @@ impl Inner {
             .insert((next.expires_at_ms, next.endpoint.clone()));
         self.registrations.insert(next.endpoint.clone(), next);
     }
+
+    /// Adds (or replaces, same token) an observation of the current registration.
+    fn add_observation(&mut self, observation: Observation) -> Result<()> {
+        let current = self
+            .registrations
+            .get(&observation.endpoint)
+            .map(|r| r.registration_id.as_str());
+        if current != Some(observation.registration_id.as_str()) {
+            return Err(SessionError::NotRegistered {
+                endpoint: observation.endpoint,
+                registration_id: observation.registration_id,
+            });
+        }
+        if let Some(other) = self.tokens.get(&observation.token) {
+            if *other != observation.endpoint {
+                return Err(SessionError::TokenInUse {
+                    token: hex::encode(&observation.token),
+                    endpoint: other.clone(),
+                });
+            }
+        }
+        self.tokens
+            .insert(observation.token.clone(), observation.endpoint.clone());
+        self.observations
+            .entry(observation.endpoint.clone())
+            .or_default()
+            .insert(observation.token.clone(), observation);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -195,33 +224,31 @@ impl SessionStore for MemoryStore {
     async fn add_observation(&self, observation: Observation) -> Result<()> {
         observation.validate()?;
         let mut inner = self.inner.lock().await;
+        inner.add_observation(observation)
+    }
+
+    async fn add_observation_unless_observed(
+        &self,
+        observation: Observation,
+    ) -> Result<Option<Observation>> {
+        observation.validate()?;
+        let mut inner = self.inner.lock().await;
+        // Only an observation of the current registration counts; an older
+        // one is refused below as NotRegistered anyway.
         let current = inner
             .registrations
             .get(&observation.endpoint)
             .map(|r| r.registration_id.as_str());
-        if current != Some(observation.registration_id.as_str()) {
-            return Err(SessionError::NotRegistered {
-                endpoint: observation.endpoint,
-                registration_id: observation.registration_id,
-            });
-        }
-        if let Some(other) = inner.tokens.get(&observation.token) {
-            if *other != observation.endpoint {
-                return Err(SessionError::TokenInUse {
-                    token: hex::encode(&observation.token),
-                    endpoint: other.clone(),
-                });
+        if current == Some(observation.registration_id.as_str()) {
+            let existing = inner
+                .observations
+                .get(&observation.endpoint)
+                .and_then(|m| m.values().find(|o| o.same_target(&observation)));
+            if let Some(existing) = existing {
+                return Ok(Some(existing.clone()));
             }
         }
-        inner
-            .tokens
-            .insert(observation.token.clone(), observation.endpoint.clone());
-        inner
-            .observations
-            .entry(observation.endpoint.clone())
-            .or_default()
-            .insert(observation.token.clone(), observation);
-        Ok(())
+        inner.add_observation(observation).map(|()| None)
     }
 
     async fn remove_observation(

@@ -67,6 +67,12 @@ impl Observation {
         Ok(())
     }
 
+    /// Whether `other` observes the same thing (same kind, same paths):
+    /// a device has at most one observation of a path.
+    pub fn same_target(&self, other: &Observation) -> bool {
+        self.composite == other.composite && self.paths == other.paths
+    }
+
     /// The observation after a notification with sequence number `seq`
     /// arrived at `now_ms`, or `None` if that notification is not fresher
     /// than the last one recorded (RFC 7641 §3.4).

@@ -95,6 +95,18 @@ pub trait SessionStore: Send + Sync {
     /// `TokenInUse` if another endpoint observes with the same token.
     async fn add_observation(&self, observation: Observation) -> Result<()>;
 
+    /// One observation per device and path: adds `observation` like
+    /// [`SessionStore::add_observation`] unless the endpoint's current
+    /// registration already has an observation of the same paths (same
+    /// `composite`, paths compared as given), in which case nothing is
+    /// written and that observation is returned to be reused. Atomic: of
+    /// several nodes observing the same path at once, one adds and the
+    /// others get its observation.
+    async fn add_observation_unless_observed(
+        &self,
+        observation: Observation,
+    ) -> Result<Option<Observation>>;
+
     async fn remove_observation(&self, endpoint: &str, token: &[u8])
         -> Result<Option<Observation>>;
 

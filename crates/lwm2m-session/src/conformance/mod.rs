@@ -85,6 +85,7 @@ macro_rules! conformance_suite {
             expiry_takes_observations_along,
             observation_lifecycle,
             observation_requires_current_registration,
+            an_observed_path_is_observed_once,
             token_is_unique_across_endpoints,
             notification_freshness_is_shared,
             list_pages_cover_everything_once,

@@ -174,3 +174,104 @@ pub async fn notification_freshness_is_shared(h: Arc<dyn Harness>) {
         None
     );
 }
+
+/// One observation per device and path: a second Observe of an observed
+/// path gets the existing observation back and stores nothing, also when
+/// several nodes race; other paths, the other kind (composite) and a path
+/// whose observation ended are observed anew.
+pub async fn an_observed_path_is_observed_once(h: Arc<dyn Harness>) {
+    let s = h.open().await;
+    let other_node = h.open().await;
+    let reg = sample_registration("watched-once", 1_000);
+    s.register(reg.clone()).await.unwrap();
+
+    let first = sample_observation(&reg, &[1]);
+    assert_eq!(
+        s.add_observation_unless_observed(first.clone())
+            .await
+            .unwrap(),
+        None
+    );
+    let reused = other_node
+        .add_observation_unless_observed(sample_observation(&reg, &[2]))
+        .await
+        .unwrap();
+    assert_eq!(reused, Some(first.clone()));
+    assert_eq!(s.observations("watched-once").await.unwrap(), vec![first]);
+    assert_eq!(
+        s.observation_by_token(&[2]).await.unwrap(),
+        None,
+        "the refused token left no index entry"
+    );
+
+    let mut other_path = sample_observation(&reg, &[3]);
+    other_path.paths = vec!["/3/0/13".into()];
+    let mut composite = sample_observation(&reg, &[4]);
+    composite.composite = true;
+    for added in [other_path, composite.clone()] {
+        assert_eq!(
+            s.add_observation_unless_observed(added).await.unwrap(),
+            None
+        );
+    }
+    let mut same_composite = composite.clone();
+    same_composite.token = vec![5];
+    assert_eq!(
+        s.add_observation_unless_observed(same_composite)
+            .await
+            .unwrap(),
+        Some(composite)
+    );
+    assert_eq!(s.observations("watched-once").await.unwrap().len(), 3);
+
+    // Nodes racing to observe one path: one adds, the rest reuse it.
+    let racers: Vec<_> = (10u8..18)
+        .map(|token| {
+            let store = if token % 2 == 0 {
+                s.clone()
+            } else {
+                other_node.clone()
+            };
+            let mut o = sample_observation(&reg, &[token]);
+            o.paths = vec!["/1/0/1".into()];
+            tokio::spawn(async move { store.add_observation_unless_observed(o).await })
+        })
+        .collect();
+    let mut added = Vec::new();
+    let mut reused_tokens = Vec::new();
+    for racer in racers {
+        match racer.await.unwrap().unwrap() {
+            None => added.push(()),
+            Some(existing) => reused_tokens.push(existing.token),
+        }
+    }
+    assert_eq!(added.len(), 1, "exactly one racer adds");
+    let stored: Vec<_> = s
+        .observations("watched-once")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.paths == ["/1/0/1"])
+        .collect();
+    assert_eq!(stored.len(), 1);
+    assert!(reused_tokens.iter().all(|t| *t == stored[0].token));
+
+    // Once the observation ended, the path is observed anew.
+    s.remove_observation("watched-once", &[1]).await.unwrap();
+    assert_eq!(
+        s.add_observation_unless_observed(sample_observation(&reg, &[2]))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(s.observation_by_token(&[2]).await.unwrap().is_some());
+
+    // The registration rule still holds.
+    let newer = sample_registration("watched-once", 2_000);
+    s.register(newer).await.unwrap();
+    assert!(matches!(
+        s.add_observation_unless_observed(sample_observation(&reg, &[6]))
+            .await,
+        Err(SessionError::NotRegistered { .. })
+    ));
+}

@@ -299,6 +299,13 @@ impl SessionStore for RedisStore {
         self.add_observation_impl(observation).await
     }
 
+    async fn add_observation_unless_observed(
+        &self,
+        observation: Observation,
+    ) -> Result<Option<Observation>> {
+        self.add_observation_unless_observed_impl(observation).await
+    }
+
     async fn remove_observation(
         &self,
         endpoint: &str,

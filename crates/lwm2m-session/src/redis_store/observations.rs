@@ -6,8 +6,35 @@ use crate::error::{Result, SessionError};
 use crate::observation::{Freshness, Observation};
 use crate::validate;
 
+/// What [`scripts::ADD_OBSERVATION`] compares to find an observation of the
+/// same paths: kind, then the paths, one per line (paths hold no newline).
+pub(super) fn target_key(observation: &Observation) -> String {
+    let kind = if observation.composite { "c" } else { "s" };
+    format!("{kind}\n{}", observation.paths.join("\n"))
+}
+
 impl RedisStore {
     pub(super) async fn add_observation_impl(&self, observation: Observation) -> Result<()> {
+        // Without the target check nothing existing is ever returned.
+        self.add_observation_checked(observation, false)
+            .await
+            .map(|_| ())
+    }
+
+    pub(super) async fn add_observation_unless_observed_impl(
+        &self,
+        observation: Observation,
+    ) -> Result<Option<Observation>> {
+        self.add_observation_checked(observation, true).await
+    }
+
+    /// Adds the observation; with `unless_observed`, returns the stored
+    /// observation of the same target instead of adding a second one.
+    async fn add_observation_checked(
+        &self,
+        observation: Observation,
+        unless_observed: bool,
+    ) -> Result<Option<Observation>> {
         observation.validate()?;
         let endpoint = observation.endpoint.as_str();
         let not_registered = || SessionError::NotRegistered {
@@ -44,22 +71,42 @@ impl RedisStore {
             .query_async(&mut self.conn())
             .await?;
         let json = serde_json::to_string(&observation)?;
+        let target = if unless_observed {
+            target_key(&observation)
+        } else {
+            String::new()
+        };
         // Re-checks the registration id atomically with the write: a
         // re-registration in between must not inherit this observation.
-        let stored: i64 = scripts::ADD_OBSERVATION
+        let outcome: redis::Value = scripts::ADD_OBSERVATION
             .key(self.keys.registration(endpoint))
             .key(self.keys.observations(endpoint))
             .arg(&observation.registration_id)
             .arg(hex::encode(&observation.token))
             .arg(json)
+            .arg(target)
             .invoke_async(&mut self.conn())
             .await?;
-        if stored == 1 {
-            Ok(())
-        } else {
+        let existing = match outcome {
+            redis::Value::Int(1) => return Ok(None),
+            redis::Value::BulkString(raw) => {
+                let raw = String::from_utf8_lossy(&raw).into_owned();
+                Some(decode::<Observation>(
+                    &self.keys.observations(endpoint),
+                    &raw,
+                )?)
+            }
+            _ => None,
+        };
+        // Not stored: the index entry made for it goes again, unless the
+        // token is the existing observation's own.
+        if existing
+            .as_ref()
+            .is_none_or(|e| e.token != observation.token)
+        {
             self.delete_if_equal(&token_key, endpoint).await?;
-            Err(not_registered())
         }
+        existing.map(Some).ok_or_else(not_registered)
     }
 
     pub(super) async fn remove_observation_impl(

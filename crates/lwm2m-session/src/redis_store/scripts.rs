@@ -41,8 +41,14 @@ return out
 /// observation's registration id (so an Observe that raced with a
 /// re-registration cannot outlive it).
 ///
-/// KEYS: reg, obs. ARGV: registration id, token hex, observation JSON.
-/// Returns 1 if stored, 0 if the registration does not match.
+/// With a target (ARGV 4, [`super::observations::target_key`] of the
+/// observation), an observation of the same target that is already stored
+/// is returned instead and nothing is written: one observation per device
+/// and path. Decoding the stored JSON only reads it, never re-encodes it.
+///
+/// KEYS: reg, obs. ARGV: registration id, token hex, observation JSON,
+/// target (`""`: no check). Returns 1 if stored, 0 if the registration does
+/// not match, or the JSON of the observation of the same target.
 pub(crate) static ADD_OBSERVATION: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -50,6 +56,16 @@ local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 local ok, reg = pcall(cjson.decode, cur)
 if not ok or type(reg) ~= 'table' or reg['registration_id'] ~= ARGV[1] then return 0 end
+if ARGV[4] ~= '' then
+  local vals = redis.call('HVALS', KEYS[2])
+  for i = 1, #vals do
+    local good, o = pcall(cjson.decode, vals[i])
+    if good and type(o) == 'table' and type(o['paths']) == 'table' then
+      local target = (o['composite'] == true and 'c' or 's') .. '\n' .. table.concat(o['paths'], '\n')
+      if target == ARGV[4] then return vals[i] end
+    end
+  end
+end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return 1
 "#,
