@@ -20,7 +20,7 @@
 //! integers become Integer (Unsigned Integer above `i64::MAX`), tag 1 becomes
 //! Time, text becomes String, bytes Opaque. Encoding follows the value's type.
 
-mod item;
+pub(crate) mod item;
 
 use item::{Item, Tagged};
 

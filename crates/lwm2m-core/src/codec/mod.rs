@@ -10,12 +10,14 @@
 //! | application/senml+cbor | 112 | [`senml_cbor`] |
 //! | application/vnd.oma.lwm2m+tlv | 11542 (legacy 1542) | [`tlv`] |
 //! | application/vnd.oma.lwm2m+json | 11543 (legacy 1543) | [`oma_json`] |
+//! | application/vnd.oma.lwm2m+cbor | 11544 | [`lwm2m_cbor`] |
 //!
 //! Formats that carry no types (TLV, text, opaque) need the object model to
 //! decode; an unknown type is an error ([`crate::Error::UnknownResourceType`]),
 //! never a guess.
 
 pub mod cbor;
+pub mod lwm2m_cbor;
 pub mod oma_json;
 pub mod opaque;
 pub mod senml;
@@ -48,10 +50,12 @@ pub enum ContentFormat {
     LegacyTlv,
     /// 1543, the pre-registration JSON number.
     LegacyOmaJson,
+    /// 11544, LwM2M CBOR (LwM2M 1.2).
+    LwM2mCbor,
 }
 
 impl ContentFormat {
-    pub const ALL: [ContentFormat; 10] = [
+    pub const ALL: [ContentFormat; 11] = [
         ContentFormat::Text,
         ContentFormat::LinkFormat,
         ContentFormat::Opaque,
@@ -62,6 +66,7 @@ impl ContentFormat {
         ContentFormat::OmaJson,
         ContentFormat::LegacyTlv,
         ContentFormat::LegacyOmaJson,
+        ContentFormat::LwM2mCbor,
     ];
 
     pub fn code(&self) -> u16 {
@@ -76,6 +81,7 @@ impl ContentFormat {
             ContentFormat::OmaJson => 11543,
             ContentFormat::LegacyTlv => 1542,
             ContentFormat::LegacyOmaJson => 1543,
+            ContentFormat::LwM2mCbor => 11544,
         }
     }
 
@@ -95,6 +101,7 @@ impl ContentFormat {
             ContentFormat::OmaJson | ContentFormat::LegacyOmaJson => {
                 "application/vnd.oma.lwm2m+json"
             }
+            ContentFormat::LwM2mCbor => "application/vnd.oma.lwm2m+cbor",
         }
     }
 
@@ -108,6 +115,7 @@ impl ContentFormat {
                 | ContentFormat::LegacyTlv
                 | ContentFormat::OmaJson
                 | ContentFormat::LegacyOmaJson
+                | ContentFormat::LwM2mCbor
         )
     }
 }
@@ -181,6 +189,7 @@ pub fn codec_for(format: ContentFormat) -> Option<&'static dyn NodeCodec> {
         ContentFormat::LegacyTlv => &tlv::TlvCodec::LEGACY,
         ContentFormat::OmaJson => &oma_json::OmaJsonCodec::CURRENT,
         ContentFormat::LegacyOmaJson => &oma_json::OmaJsonCodec::LEGACY,
+        ContentFormat::LwM2mCbor => &lwm2m_cbor::LwM2mCborCodec,
         ContentFormat::LinkFormat => return None,
     })
 }

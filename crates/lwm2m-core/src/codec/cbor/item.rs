@@ -1,16 +1,18 @@
-//! A small, bounded reader and writer of single top-level CBOR data items
-//! (RFC 8949), as the LwM2M application/cbor format needs them.
+//! A small, bounded reader and writer of CBOR data items (RFC 8949), as the
+//! LwM2M application/cbor format needs them, and LwM2M CBOR for its leaves.
 //!
 //! Written by hand instead of going through a generic CBOR value tree so the
 //! limits are evident: only scalar items (integers, floats, simple values,
 //! byte and text strings, definite or chunked) and at most one tag are read;
 //! arrays, maps and nested tags are refused, so there is no recursion at all,
 //! and no length from the input is allocated before the bytes it announces
-//! have been checked to be present.
+//! have been checked to be present. A caller that walks containers (LwM2M
+//! CBOR's maps of paths) reads their heads through [`Reader`] and bounds its
+//! own depth.
 
 /// A scalar CBOR item.
 #[derive(Clone, Debug, PartialEq)]
-pub(super) enum Item {
+pub(crate) enum Item {
     /// Major type 0.
     Uint(u64),
     /// Major type 1: the value is `-1 - n`, kept as `n` so all of it fits.
@@ -25,46 +27,27 @@ pub(super) enum Item {
 
 /// One top-level item with its tag, if any.
 #[derive(Clone, Debug, PartialEq)]
-pub(super) struct Tagged {
+pub(crate) struct Tagged {
     pub tag: Option<u64>,
     pub item: Item,
 }
 
-const MAJOR_UINT: u8 = 0;
-const MAJOR_NEGINT: u8 = 1;
-const MAJOR_BYTES: u8 = 2;
-const MAJOR_TEXT: u8 = 3;
-const MAJOR_ARRAY: u8 = 4;
-const MAJOR_MAP: u8 = 5;
-const MAJOR_TAG: u8 = 6;
-const MAJOR_SIMPLE: u8 = 7;
+pub(crate) const MAJOR_UINT: u8 = 0;
+pub(crate) const MAJOR_NEGINT: u8 = 1;
+pub(crate) const MAJOR_BYTES: u8 = 2;
+pub(crate) const MAJOR_TEXT: u8 = 3;
+pub(crate) const MAJOR_ARRAY: u8 = 4;
+pub(crate) const MAJOR_MAP: u8 = 5;
+pub(crate) const MAJOR_TAG: u8 = 6;
+pub(crate) const MAJOR_SIMPLE: u8 = 7;
 /// Additional information 31: indefinite length (or "break" in major 7).
-const AI_INDEFINITE: u8 = 31;
+pub(crate) const AI_INDEFINITE: u8 = 31;
 const BREAK: u8 = 0xff;
 
 /// Reads exactly one item from `bytes`; trailing bytes are an error.
-pub(super) fn read(bytes: &[u8]) -> Result<Tagged, String> {
-    let mut reader = Reader { bytes, pos: 0 };
-    let (major, ai) = reader.initial()?;
-    let tagged = if major == MAJOR_TAG {
-        let tag = reader.argument(ai)?;
-        let (major, ai) = reader.initial()?;
-        if major == MAJOR_TAG {
-            return Err(format!(
-                "nested tags at byte {} are not supported",
-                reader.pos - 1
-            ));
-        }
-        Tagged {
-            tag: Some(tag),
-            item: reader.item(major, ai)?,
-        }
-    } else {
-        Tagged {
-            tag: None,
-            item: reader.item(major, ai)?,
-        }
-    };
+pub(crate) fn read(bytes: &[u8]) -> Result<Tagged, String> {
+    let mut reader = Reader::new(bytes);
+    let tagged = reader.tagged()?;
     if reader.pos != bytes.len() {
         return Err(format!(
             "{} trailing bytes after the data item (at byte {})",
@@ -75,12 +58,66 @@ pub(super) fn read(bytes: &[u8]) -> Result<Tagged, String> {
     Ok(tagged)
 }
 
-struct Reader<'a> {
+/// A cursor over CBOR bytes. Containers (arrays, maps) are left to the caller,
+/// which reads their heads with [`Reader::initial`] and [`Reader::argument`]
+/// and their scalar members with [`Reader::tagged`].
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes, pos: 0 }
+    }
+
+    /// The offset of the next unread byte.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// True when every byte has been read.
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos >= self.bytes.len()
+    }
+
+    /// The next byte, not consumed.
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// Consumes a "break" (0xff) if it is the next byte.
+    pub(crate) fn take_break(&mut self) -> bool {
+        if self.peek() == Some(BREAK) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// One scalar item with at most one tag.
+    pub(crate) fn tagged(&mut self) -> Result<Tagged, String> {
+        let (major, ai) = self.initial()?;
+        if major != MAJOR_TAG {
+            return Ok(Tagged {
+                tag: None,
+                item: self.item(major, ai)?,
+            });
+        }
+        let tag = self.argument(ai)?;
+        let (major, ai) = self.initial()?;
+        if major == MAJOR_TAG {
+            return Err(format!(
+                "nested tags at byte {} are not supported",
+                self.pos.saturating_sub(1)
+            ));
+        }
+        Ok(Tagged {
+            tag: Some(tag),
+            item: self.item(major, ai)?,
+        })
+    }
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         let end = self
             .pos
@@ -110,13 +147,13 @@ impl<'a> Reader<'a> {
     }
 
     /// The major type and additional information of the next initial byte.
-    fn initial(&mut self) -> Result<(u8, u8), String> {
+    pub(crate) fn initial(&mut self) -> Result<(u8, u8), String> {
         let b = self.byte()?;
         Ok((b >> 5, b & 0x1f))
     }
 
     /// The argument that additional information `ai` announces (not for 31).
-    fn argument(&mut self, ai: u8) -> Result<u64, String> {
+    pub(crate) fn argument(&mut self, ai: u8) -> Result<u64, String> {
         Ok(match ai {
             0..=23 => u64::from(ai),
             24 => u64::from(self.byte()?),
@@ -213,7 +250,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Converts IEEE 754 half-precision bits (RFC 8949 Appendix D) to f64.
-pub(super) fn f16_to_f64(half: u16) -> f64 {
+pub(crate) fn f16_to_f64(half: u16) -> f64 {
     let exp = (half >> 10) & 0x1f;
     let mant = f64::from(half & 0x3ff);
     let magnitude = match exp {
@@ -230,7 +267,7 @@ pub(super) fn f16_to_f64(half: u16) -> f64 {
 }
 
 /// The half-precision bits of `f` when it is exactly representable.
-pub(super) fn f64_to_f16_exact(f: f64) -> Option<u16> {
+pub(crate) fn f64_to_f16_exact(f: f64) -> Option<u16> {
     let sign: u16 = if f.is_sign_negative() { 0x8000 } else { 0 };
     let a = f.abs();
     if a == 0.0 {
@@ -262,7 +299,7 @@ pub(super) fn f64_to_f16_exact(f: f64) -> Option<u16> {
 }
 
 /// Appends an initial byte with the shortest argument encoding.
-pub(super) fn write_head(out: &mut Vec<u8>, major: u8, arg: u64) {
+pub(crate) fn write_head(out: &mut Vec<u8>, major: u8, arg: u64) {
     let m = major << 5;
     if arg < 24 {
         out.push(m | arg as u8);
@@ -280,7 +317,7 @@ pub(super) fn write_head(out: &mut Vec<u8>, major: u8, arg: u64) {
     }
 }
 
-pub(super) fn write_int(out: &mut Vec<u8>, i: i64) {
+pub(crate) fn write_int(out: &mut Vec<u8>, i: i64) {
     if i >= 0 {
         write_head(out, MAJOR_UINT, i as u64);
     } else {
@@ -289,31 +326,31 @@ pub(super) fn write_int(out: &mut Vec<u8>, i: i64) {
     }
 }
 
-pub(super) fn write_uint(out: &mut Vec<u8>, u: u64) {
+pub(crate) fn write_uint(out: &mut Vec<u8>, u: u64) {
     write_head(out, MAJOR_UINT, u);
 }
 
-pub(super) fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     write_head(out, MAJOR_BYTES, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
 
-pub(super) fn write_text(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn write_text(out: &mut Vec<u8>, text: &str) {
     write_head(out, MAJOR_TEXT, text.len() as u64);
     out.extend_from_slice(text.as_bytes());
 }
 
-pub(super) fn write_tag(out: &mut Vec<u8>, tag: u64) {
+pub(crate) fn write_tag(out: &mut Vec<u8>, tag: u64) {
     write_head(out, MAJOR_TAG, tag);
 }
 
-pub(super) fn write_bool(out: &mut Vec<u8>, b: bool) {
+pub(crate) fn write_bool(out: &mut Vec<u8>, b: bool) {
     out.push(if b { 0xf5 } else { 0xf4 });
 }
 
 /// Appends `f` in the smallest width that holds it exactly (RFC 8949
 /// §4.2.2 preferred serialization); NaN is always the canonical `f97e00`.
-pub(super) fn write_float(out: &mut Vec<u8>, f: f64) {
+pub(crate) fn write_float(out: &mut Vec<u8>, f: f64) {
     if f.is_nan() {
         out.extend_from_slice(&[0xf9, 0x7e, 0x00]);
     } else if let Some(half) = f64_to_f16_exact(f) {

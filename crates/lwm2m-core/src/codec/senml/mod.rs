@@ -45,7 +45,7 @@ pub(crate) mod values;
 
 #[cfg(test)]
 #[allow(clippy::indexing_slicing)] // tests index fixtures they built
-mod proptests;
+pub(crate) mod proptests;
 #[cfg(test)]
 pub(crate) mod test_support;
 

@@ -23,7 +23,7 @@ const MULTI_CODECS: [&dyn MultiNodeCodec; 2] = [&SenmlJsonCodec, &SenmlCborCodec
 
 /// What a node decodes to without a model: types inferred from the value's
 /// form (see the module documentation of `senml`).
-fn without_model(node: &LwM2mNode, format: ContentFormat) -> LwM2mNode {
+pub(crate) fn without_model(node: &LwM2mNode, format: ContentFormat) -> LwM2mNode {
     let value = |v: &Value| match v {
         Value::Time(t) => Value::Integer(*t),
         Value::CoreLink(s) => Value::String(s.clone()),

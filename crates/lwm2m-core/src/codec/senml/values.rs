@@ -119,6 +119,10 @@ fn value_of_type(
         (ResourceType::ObjectLink, SenmlValue::ObjectLink(s)) => {
             Value::ObjectLink(parse_objlnk(format, path, &s)?)
         }
+        // LwM2M CBOR has no object-link field: the link is a text string `"3:0"`.
+        (ResourceType::ObjectLink, SenmlValue::String(s)) if format == ContentFormat::LwM2mCbor => {
+            Value::ObjectLink(parse_objlnk(format, path, &s)?)
+        }
         (ResourceType::Integer, SenmlValue::Number(n)) => {
             Value::Integer(to_i64(n).map_err(|e| bad_number(&e))?)
         }
