@@ -14,8 +14,10 @@
 //! and forwards the records of devices that land on it. Every registration
 //! event arrives exactly once. A node killed (kill -9) under load comes
 //! back with its id and takes its sessions over from the sequence-number
-//! reservations in Redis: no handshake, no acknowledged uplink lost. The
-//! plain-CoAP variant needs no forwarding: any node serves any device from
+//! reservations in Redis: no handshake, no acknowledged uplink lost.
+//! Sends right after an adoption (the first record a new node hears from a
+//! moved device) are all acknowledged and in Kafka. The plain-CoAP
+//! variant needs no forwarding: any node serves any device from
 //! Redis, through rebinding, a rolling restart, a joining node and a crash.
 // Tests may panic: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -34,7 +36,7 @@ use lwm2m_bus::{decode_event, Encoding, KafkaBus, KafkaConfig, KafkaTopics};
 use lwm2m_coap::ResponseCode;
 use lwm2m_core::ModelRegistry;
 use lwm2m_proto::events::v1::uplink_event::Payload;
-use lwm2m_proto::events::v1::RegistrationKind;
+use lwm2m_proto::events::v1::{RegistrationKind, ValueSource};
 use lwm2m_sim::{Device, DeviceConfig, Security};
 use lwm2m_transport::{Operation, StaticPsk, Target, TransportConfig, TransportDeps};
 
@@ -281,6 +283,29 @@ impl Cluster {
         }
     }
 
+    /// SEND value events per endpoint in the values topic (at least
+    /// `expected` in all, then whatever else arrives within the linger).
+    async fn sends_in_kafka(&self, expected: usize) -> BTreeMap<String, usize> {
+        let records = consume(
+            &self.broker.brokers,
+            &[&self.topics.values],
+            expected,
+            CONSUME_TIMEOUT,
+            LINGER,
+        )
+        .await;
+        let mut sends = BTreeMap::new();
+        for record in records {
+            let event = decode_event(Encoding::Protobuf, &record.payload).unwrap();
+            if let Some(Payload::Values(v)) = &event.payload {
+                if v.source == ValueSource::Send as i32 {
+                    *sends.entry(event.endpoint.clone()).or_default() += 1;
+                }
+            }
+        }
+        sends
+    }
+
     async fn stop(mut self) {
         for node in self.nodes.drain(..).flatten() {
             node.stop().await;
@@ -349,6 +374,22 @@ async fn every_device_answers(cluster: &Cluster) {
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", endpoint(i)));
         assert_eq!(result.code, ResponseCode::CONTENT, "{}", endpoint(i));
+    }
+}
+
+/// Every device sends a value (`POST /dp`, which names no registration)
+/// and waits for it to be acknowledged; a refused Send is not retried by
+/// the simulator, so a lost one fails here.
+async fn everyone_sends(devices: &[Device]) {
+    let before: Vec<u64> = devices.iter().map(|d| d.status().sends).collect();
+    for device in devices {
+        device.send_now().await.unwrap();
+    }
+    for (device, before) in devices.iter().zip(before) {
+        device
+            .wait_for(PATIENCE, |s| s.sends > before)
+            .await
+            .unwrap_or_else(|e| panic!("{}: Send lost: {e}", device.endpoint()));
     }
 }
 
@@ -565,6 +606,9 @@ async fn a_dead_nodes_sessions_are_adopted_then_handed_back_when_it_returns() {
     // that hear them adopt the dead id and take its sessions over.
     cluster.nodes[dead].take().unwrap().crash();
     balancer.set_down(dead, true);
+    // A Send is the first record a moved device's new node hears (issue
+    // 15: it used to race the session's move and be refused with 4.04).
+    everyone_sends(&devices).await;
     everyone_updates(&devices).await;
     every_device_answers(&cluster).await;
     assert_eq!(
@@ -602,6 +646,20 @@ async fn a_dead_nodes_sessions_are_adopted_then_handed_back_when_it_returns() {
     assert_eq!(handshakes(&cluster), before, "no handshake since");
     let duplicates = cluster.no_acknowledged_uplink_lost(&devices).await;
     eprintln!("adoption and hand-back: {duplicates} duplicated uplinks");
+    let acknowledged: usize = devices
+        .iter()
+        .map(|d| usize::try_from(d.status().sends).unwrap())
+        .sum();
+    let sends = cluster.sends_in_kafka(acknowledged).await;
+    for device in &devices {
+        let acked = usize::try_from(device.status().sends).unwrap();
+        let in_kafka = sends.get(device.endpoint()).copied().unwrap_or(0);
+        assert!(
+            acked >= 1 && in_kafka >= acked,
+            "{}: {acked} Sends acknowledged, {in_kafka} in Kafka",
+            device.endpoint()
+        );
+    }
     let mut devices = devices;
     for device in &mut devices {
         device.shutdown(true).await;

@@ -25,6 +25,7 @@ use crate::forward::Forwarder;
 use crate::peer::Peer;
 use crate::provisioning::Directory;
 use crate::queue_mode::QueueMode;
+use crate::secure::moves::PendingMoves;
 use crate::stats::Counters;
 
 /// How stale `last_seen_ms` may get before an uplink refreshes it anyway
@@ -72,6 +73,8 @@ pub(crate) struct Node {
     pub secure: Option<DriverHandle>,
     pub counters: Counters,
     pub addresses: AddressIndex,
+    /// DTLS peers that moved before the store was told (see `secure::moves`).
+    pub moves: PendingMoves,
     pub queue: QueueMode,
     pub forwarder: Forwarder,
     /// Inbound requests in progress (beyond the limit: 5.03).
@@ -105,6 +108,7 @@ impl Node {
             secure,
             counters: Counters::default(),
             addresses: AddressIndex::default(),
+            moves: PendingMoves::default(),
             forwarder: Forwarder::default(),
             parking,
             config,
@@ -312,15 +316,30 @@ impl Node {
 
     /// The registration of the device sending from `peer`: the address
     /// index first, then a bounded scan of the store (see `address_index`).
+    /// A DTLS peer whose move the store has not caught up with yet is also
+    /// looked for under the addresses its session had before
+    /// (`secure::moves`), so a record that both moves a session and carries
+    /// a request never depends on which is handled first.
     pub async fn sender(&self, peer: Peer) -> Result<Registration, Error> {
-        let address = peer.to_string();
-        if let Some(endpoint) = self.addresses.get(&peer) {
-            match self.sessions.get_by_endpoint(&endpoint).await {
-                Ok(Some(reg)) if reg.address == address => return Ok(reg),
-                Ok(_) => {}
-                Err(e) => return Err(self.store_error(e)),
+        let candidates: Vec<Peer> = if peer.secure {
+            self.moves
+                .chain(peer.addr)
+                .into_iter()
+                .map(Peer::secure)
+                .collect()
+        } else {
+            vec![peer]
+        };
+        for candidate in &candidates {
+            if let Some(endpoint) = self.addresses.get(candidate) {
+                match self.sessions.get_by_endpoint(&endpoint).await {
+                    Ok(Some(reg)) if reg.address == candidate.to_string() => return Ok(reg),
+                    Ok(_) => {}
+                    Err(e) => return Err(self.store_error(e)),
+                }
             }
         }
+        let addresses: Vec<String> = candidates.iter().map(Peer::to_string).collect();
         let mut cursor = None;
         let mut scanned = 0usize;
         while scanned < self.config.sender_scan_limit {
@@ -330,8 +349,14 @@ impl Node {
                 .await
                 .map_err(|e| self.store_error(e))?;
             scanned += page.items.len();
-            if let Some(reg) = page.items.into_iter().find(|r| r.address == address) {
-                self.addresses.insert(peer, &reg.endpoint);
+            if let Some(reg) = page
+                .items
+                .into_iter()
+                .find(|r| addresses.contains(&r.address))
+            {
+                if let Some(at) = candidates.iter().find(|c| c.to_string() == reg.address) {
+                    self.addresses.insert(*at, &reg.endpoint);
+                }
                 return Ok(reg);
             }
             match page.next_cursor {
@@ -339,6 +364,6 @@ impl Node {
                 None => break,
             }
         }
-        Err(Error::UnknownSender(address))
+        Err(Error::UnknownSender(peer.to_string()))
     }
 }

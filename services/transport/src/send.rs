@@ -1,8 +1,9 @@
 //! The Send operation (`POST /dp`, LwM2M 1.1 §6.4.4 / Transport §6.4):
 //! device-initiated SenML (JSON or CBOR) values with timestamps.
 //!
-//! A Send carries no endpoint name, so the sender is identified by its
-//! source address (see `address_index` for the NoSec limitation). An unknown
+//! A Send carries no endpoint name: over DTLS the session's identity names
+//! the sender (`secure::sender`), over plain CoAP only its source address
+//! can (see `address_index` for the NoSec limitation). An unknown
 //! sender gets 4.04 Not Found, as Leshan answers (the server has no
 //! registration for it, and the device should register again).
 
@@ -37,7 +38,7 @@ pub(crate) async fn send(
     let format = ContentFormat::from_code(code)
         .filter(|f| decode::senml(*f).is_some())
         .ok_or(Error::UnsupportedContentFormat(code))?;
-    let reg = node.sender(peer).await?;
+    let reg = crate::secure::sender::sender(node, peer, channel).await?;
     // The address says which registration; the session must also be its.
     crate::secure::binding::check_owner(node, &reg, channel).await?;
     let values = {

@@ -504,11 +504,16 @@ fn on_dtls_events(
             }
             Event::PeerMoved { session, old, new } => {
                 sessions.moved(session, old);
+                // Recorded before this record's application data is
+                // handled (the engine reports the move first), so a Send
+                // in it finds its registration under `old` even before
+                // the store write below lands.
+                node.moves.record(old, new);
                 // NAT rebinding under a CID: the device keeps its session
                 // and its registration follows, so downlinks go to `new`.
                 let node = Arc::clone(node);
                 tokio::spawn(async move {
-                    match node.sender(Peer::secure(old)).await {
+                    match node.sender(Peer::secure(new)).await {
                         Ok(reg) => {
                             node.touch(&reg, Peer::secure(new)).await;
                         }
@@ -516,6 +521,7 @@ fn on_dtls_events(
                             tracing::debug!(%old, %new, error = %e, "moved peer has no registration")
                         }
                     }
+                    node.moves.settled(old, new);
                 });
             }
             Event::ReserveSequenceNumbers {

@@ -7,6 +7,9 @@
 //!   endpoint; PSK lookups run in spawned tasks and answer through a channel.
 //! - `forwarding`: Connection-ID routing between cluster nodes (records
 //!   for another node's sessions go to it; its replies come back out here).
+//! - `moves`, `sender`: who sent a request that names no registration
+//!   (Send): the device the session's identity names, else the session's
+//!   addresses, including those of moves the store has not seen yet.
 //! - `binding`: whether the identity a handshake proved may register as an
 //!   endpoint (Register → 4.03 otherwise).
 //!
@@ -16,6 +19,8 @@
 pub(crate) mod binding;
 pub(crate) mod driver;
 pub(crate) mod forwarding;
+pub(crate) mod moves;
+pub(crate) mod sender;
 
 use crate::node::Node;
 
