@@ -69,6 +69,63 @@ pub enum CloseReason {
     HandedOver,
 }
 
+/// Why a handshake failed, as far as the server can tell: what an operator
+/// needs to see why a device cannot connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HandshakeFailure {
+    /// The PSK identity is unknown (the application had no key for it).
+    UnknownPskIdentity,
+    /// The client's Finished did not verify or could not be decrypted:
+    /// almost always a wrong pre-shared key.
+    WrongKey,
+    /// The client offered no cipher suite we have enabled (for the
+    /// certificate suites: none we can use with our configuration).
+    NoCommonCipherSuite,
+    /// The client's certificate or raw public key was refused (malformed,
+    /// untrusted, expired, wrong type, or its CertificateVerify failed);
+    /// the alert we sent.
+    BadCertificate(u8),
+    /// A ClientHello's cookie did not verify (spoofed source, or a cookie
+    /// older than the secret rotation).
+    CookieMismatch,
+    /// The client supports no DTLS version we speak (only DTLS 1.2 here).
+    UnsupportedVersion,
+    /// The client aborted with this fatal alert (or a close_notify, 0).
+    AlertReceived(u8),
+    /// The handshake did not complete within `handshake_timeout`.
+    Timeout,
+    /// Any other protocol error; the alert we sent.
+    Protocol(u8),
+}
+
+impl HandshakeFailure {
+    /// A short, stable name for logs and metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            HandshakeFailure::UnknownPskIdentity => "unknown_psk_identity",
+            HandshakeFailure::WrongKey => "wrong_key",
+            HandshakeFailure::NoCommonCipherSuite => "no_common_cipher_suite",
+            HandshakeFailure::BadCertificate(_) => "bad_certificate",
+            HandshakeFailure::CookieMismatch => "cookie_mismatch",
+            HandshakeFailure::UnsupportedVersion => "unsupported_version",
+            HandshakeFailure::AlertReceived(_) => "alert_received",
+            HandshakeFailure::Timeout => "timeout",
+            HandshakeFailure::Protocol(_) => "protocol_error",
+        }
+    }
+}
+
+impl std::fmt::Display for HandshakeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HandshakeFailure::BadCertificate(a)
+            | HandshakeFailure::AlertReceived(a)
+            | HandshakeFailure::Protocol(a) => write!(f, "{} (alert {a})", self.name()),
+            _ => f.write_str(self.name()),
+        }
+    }
+}
+
 /// Events for the upper layer, from [`crate::DtlsServer::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -129,6 +186,19 @@ pub enum Event {
         blob: Vec<u8>,
         /// The write limit that becomes valid once `blob` is stored.
         limit: u64,
+    },
+    /// A handshake failed (or a ClientHello was refused before any state
+    /// was made: then `session` is `None`). For logs and counters; a
+    /// `Closed` event follows when there was a session.
+    HandshakeFailed {
+        /// The handshake, if one had started.
+        session: Option<SessionId>,
+        /// The client's address.
+        peer: SocketAddr,
+        /// Why.
+        cause: HandshakeFailure,
+        /// The PSK identity the client named, if it got that far.
+        identity: Option<Vec<u8>>,
     },
     /// The session or handshake is gone; its id will not be used again.
     Closed {

@@ -48,11 +48,11 @@ pub use cid::node_id_of_record;
 pub use client::{ClientCertificate, ClientConfig, ClientEvent, DtlsClient};
 pub use config::{CertificateConfig, Limits, ServerConfig};
 pub use error::Error;
-pub use event::{CloseReason, Event, PeerCredential, SessionId, Transmit};
+pub use event::{CloseReason, Event, HandshakeFailure, PeerCredential, SessionId, Transmit};
 pub use handshake::alert;
 pub use pki::key::{pem_certificates, PrivateKey};
 pub use server::DtlsServer;
-pub use stats::Stats;
+pub use stats::{HandshakeFailures, Stats};
 pub use suites::{CipherSuite, KeyExchange};
 
 /// The RNG type the engine takes: any CSPRNG.

@@ -21,6 +21,8 @@ pub(crate) const CT_TLS12_CID: u8 = 25;
 pub(crate) const DTLS_1_2: u16 = 0xFEFD;
 /// DTLS 1.0, which clients may use in the record of their first ClientHello.
 pub(crate) const DTLS_1_0: u16 = 0xFEFF;
+/// The major byte every DTLS record version has ({254, xx}).
+const DTLS_MAJOR: u8 = 254;
 
 /// Plain record header length.
 pub(crate) const HEADER_LEN: usize = 13;
@@ -58,7 +60,12 @@ pub(crate) fn read_record<'a>(r: &mut Reader<'a>, cid_len: usize) -> Option<Reco
     if fragment.len() > MAX_FRAGMENT {
         return None;
     }
-    if version != DTLS_1_2 && version != DTLS_1_0 {
+    // RFC 6347 §4.1 / RFC 5246 App. E.1: the record version of an initial
+    // ClientHello may be any {254, xx} (Mbed TLS 2.x writes its configured
+    // minimum there, {254, 0} when the minimum is "any"); the version is
+    // negotiated from the handshake's client_version. Protected records
+    // must say DTLS 1.2, which the record layer checks.
+    if version.to_be_bytes()[0] != DTLS_MAJOR {
         return None;
     }
     Some(Record {
@@ -88,6 +95,14 @@ pub(crate) fn encode_record(
     out.extend_from_slice(cid);
     out.put_vec16(fragment);
     out
+}
+
+/// `record` (from [`encode_record`]) with another record version.
+pub(crate) fn with_version(mut record: Vec<u8>, version: u16) -> Vec<u8> {
+    if let Some(v) = record.get_mut(1..3) {
+        v.copy_from_slice(&version.to_be_bytes());
+    }
+    record
 }
 
 /// epoch || 48-bit sequence: the 64-bit `seq_num` of the MAC/AAD and our
@@ -181,6 +196,18 @@ mod tests {
         let mut bad = bytes.clone();
         bad[1] = 3;
         assert!(read_record(&mut Reader::new(&bad), 8).is_none());
+    }
+
+    /// The record version of a first ClientHello from Mbed TLS 2.x with its
+    /// minimum lowered to "any" is {254, 0}: it must be read, not dropped.
+    #[test]
+    fn any_dtls_record_version_is_read() {
+        for minor in [0x00, 0xfd, 0xfe, 0xff] {
+            let mut bytes = encode_record(CT_HANDSHAKE, 0, 7, &[], b"abc");
+            bytes[2] = minor;
+            let rec = read_record(&mut Reader::new(&bytes), 8).unwrap();
+            assert_eq!(rec.version, u16::from_be_bytes([0xfe, minor]));
+        }
     }
 
     /// RFC 9146 §5 layout, field by field.

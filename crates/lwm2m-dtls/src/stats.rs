@@ -31,6 +31,9 @@ pub struct Stats {
     pub handshakes_completed: u64,
     /// Handshakes aborted with an alert (sent or received).
     pub handshakes_failed: u64,
+    /// Failed handshakes and refused ClientHellos by cause (each also
+    /// raises an `Event::HandshakeFailed`).
+    pub handshake_failures: HandshakeFailures,
     /// Handshakes dropped at `handshake_timeout`.
     pub handshakes_timed_out: u64,
     /// Handshakes refused because `max_handshakes` or `max_sessions` was reached.
@@ -55,4 +58,46 @@ pub struct Stats {
     pub records_awaiting_reservation: u64,
     /// Application records dropped because too many were held.
     pub records_dropped_unreserved: u64,
+}
+
+/// Failed handshakes by [`crate::HandshakeFailure`] cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HandshakeFailures {
+    /// Unknown PSK identity.
+    pub unknown_psk_identity: u64,
+    /// Wrong key (the client's Finished did not verify or decrypt).
+    pub wrong_key: u64,
+    /// No cipher suite in common.
+    pub no_common_cipher_suite: u64,
+    /// Certificate or raw public key refused.
+    pub bad_certificate: u64,
+    /// ClientHello cookie did not verify.
+    pub cookie_mismatch: u64,
+    /// No common DTLS version.
+    pub unsupported_version: u64,
+    /// The client sent a fatal alert.
+    pub alert_received: u64,
+    /// Handshake timed out.
+    pub timeout: u64,
+    /// Other protocol errors.
+    pub protocol: u64,
+}
+
+impl HandshakeFailures {
+    /// Counts one failure.
+    pub(crate) fn count(&mut self, cause: crate::HandshakeFailure) {
+        use crate::HandshakeFailure as F;
+        let c = match cause {
+            F::UnknownPskIdentity => &mut self.unknown_psk_identity,
+            F::WrongKey => &mut self.wrong_key,
+            F::NoCommonCipherSuite => &mut self.no_common_cipher_suite,
+            F::BadCertificate(_) => &mut self.bad_certificate,
+            F::CookieMismatch => &mut self.cookie_mismatch,
+            F::UnsupportedVersion => &mut self.unsupported_version,
+            F::AlertReceived(_) => &mut self.alert_received,
+            F::Timeout => &mut self.timeout,
+            F::Protocol(_) => &mut self.protocol,
+        };
+        *c += 1;
+    }
 }

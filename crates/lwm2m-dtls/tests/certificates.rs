@@ -303,6 +303,37 @@ fn client_certificate_from_an_unknown_ca_is_refused() {
     assert_eq!(server, CloseReason::AlertSent(alert::UNKNOWN_CA));
 }
 
+/// The refusal is reported by cause for the operator's log and counters.
+#[test]
+fn a_refused_client_certificate_is_reported_as_bad_certificate() {
+    let setup = x509_setup();
+    let other = Ca::new("Someone else's CA");
+    let device = other.leaf("dev", true, None);
+    let mut sim = sim_with_clock(server_config(x509_server(&setup)), 12);
+    let c = sim.add_client(x509_client(
+        CipherSuite::EcdheEcdsaAes128Ccm8,
+        &device,
+        vec![],
+    ));
+    sim.run_until(Duration::from_secs(60), |s| server_close(s).is_some());
+    assert!(!sim.connected(c));
+    let causes: Vec<_> = sim
+        .server_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HandshakeFailed { cause, .. } => Some(*cause),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        causes,
+        vec![lwm2m_dtls::HandshakeFailure::BadCertificate(
+            alert::UNKNOWN_CA
+        )]
+    );
+    assert_eq!(sim.server.stats().handshake_failures.bad_certificate, 1);
+}
+
 #[test]
 fn expired_client_certificate_is_refused_unless_configured() {
     let setup = x509_setup();

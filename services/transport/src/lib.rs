@@ -49,6 +49,7 @@ mod expiry;
 mod forward;
 mod grpc;
 mod inbound;
+mod log_limit;
 mod node;
 mod nodes;
 mod observe;

@@ -83,6 +83,9 @@ pub(crate) struct Node {
     pub stop: watch::Receiver<bool>,
     /// Where DTLS sessions are parked at stop (with a cluster store).
     pub parking: Option<Parking>,
+    /// Rate limit of the INFO lines on failed handshakes and refused
+    /// Registers (one per source IP per interval).
+    pub refusal_log: crate::log_limit::LogLimiter,
 }
 
 impl Node {
@@ -111,6 +114,7 @@ impl Node {
             moves: PendingMoves::default(),
             forwarder: Forwarder::default(),
             parking,
+            refusal_log: crate::log_limit::LogLimiter::default(),
             config,
         }
     }

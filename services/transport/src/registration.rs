@@ -71,7 +71,7 @@ pub(crate) async fn register(
         payload(request),
         request.options.content_format(),
     )?;
-    let admission = provisioning::admit(node, &parsed.endpoint, channel).await?;
+    let admission = provisioning::admit_from(node, peer.addr, &parsed.endpoint, channel).await?;
     let now = now_ms();
     let lifetime_s = parsed.lifetime_or_default();
     let reg = Registration {

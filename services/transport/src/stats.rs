@@ -22,6 +22,9 @@ pub struct TransportStats {
     pub requests: u64,
     /// Register / Update / De-register accepted.
     pub registrations: u64,
+    /// Registers refused with 4.03 (not provisioned, wrong security mode,
+    /// DTLS identity not the endpoint's); each is logged at INFO.
+    pub registrations_refused: u64,
     pub updates: u64,
     pub deregistrations: u64,
     /// Registrations removed by the expiry sweep of this node.
@@ -120,6 +123,7 @@ pub(crate) struct Counters {
     pub send_errors: AtomicU64,
     pub requests: AtomicU64,
     pub registrations: AtomicU64,
+    pub registrations_refused: AtomicU64,
     pub updates: AtomicU64,
     pub deregistrations: AtomicU64,
     pub expirations: AtomicU64,
@@ -187,6 +191,7 @@ impl Counters {
             send_errors: get(&self.send_errors),
             requests: get(&self.requests),
             registrations: get(&self.registrations),
+            registrations_refused: get(&self.registrations_refused),
             updates: get(&self.updates),
             deregistrations: get(&self.deregistrations),
             expirations: get(&self.expirations),

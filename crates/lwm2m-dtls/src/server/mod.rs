@@ -2,6 +2,7 @@
 //! Connection ID, answers new clients statelessly with cookies, and owns the
 //! indexes, the timer heap, the limits and the counters.
 
+mod failure;
 mod sequence_reservation;
 pub(crate) mod session;
 
@@ -17,7 +18,7 @@ use crate::codec::Reader;
 use crate::config::ServerConfig;
 use crate::cookie::CookieKeys;
 use crate::error::Error;
-use crate::event::{CloseReason, Event, PeerCredential, SessionId, Transmit};
+use crate::event::{CloseReason, Event, HandshakeFailure, PeerCredential, SessionId, Transmit};
 use crate::handshake::messages::{encode_hello_verify_request, ClientHello};
 use crate::handshake::negotiate::negotiate;
 use crate::handshake::server::ServerHandshake;
@@ -26,10 +27,12 @@ use crate::handshake::{
 };
 use crate::pki::ServerPki;
 use crate::record::{
-    encode_record, read_record, Record, CT_ALERT, CT_HANDSHAKE, CT_TLS12_CID, MAX_FRAGMENT,
+    encode_record, read_record, with_version, Record, CT_ALERT, CT_HANDSHAKE, CT_TLS12_CID,
+    DTLS_1_0, DTLS_1_2, MAX_FRAGMENT,
 };
 use crate::record_layer::RecordLayer;
 use crate::stats::Stats;
+use crate::suites::KeyExchange;
 
 use session::{Ctx, Phase, Session};
 
@@ -317,10 +320,32 @@ impl DtlsServer {
                 return;
             }
         }
+        // DTLS versions count down: a client_version above 0xFEFD offers
+        // nothing newer than DTLS 1.0 (and one without major 254 is not
+        // DTLS). Say so at once, in a DTLS 1.0 record such a client reads,
+        // rather than with a HelloVerifyRequest it would drop (the alert is
+        // smaller: no amplification).
+        if ch.version > DTLS_1_2 || ch.version.to_be_bytes()[0] != 0xFE {
+            self.refuse_hello(
+                from,
+                rec.seq,
+                alert::PROTOCOL_VERSION,
+                HandshakeFailure::UnsupportedVersion,
+            );
+            return;
+        }
         let hello_input = ch.cookie_input();
         if ch.cookie.is_empty() || !self.cookies.verify(&from, &hello_input, &ch.cookie) {
             if !ch.cookie.is_empty() {
                 self.stats.bad_cookies += 1;
+                failure::report(
+                    &mut self.stats,
+                    &mut self.events,
+                    None,
+                    from,
+                    HandshakeFailure::CookieMismatch,
+                    None,
+                );
             }
             // Stateless: reuse the client's record and message sequence
             // numbers (RFC 6347 §4.2.1) so nothing is remembered.
@@ -345,7 +370,8 @@ impl DtlsServer {
         ) {
             Ok(n) => n,
             Err(desc) => {
-                self.refuse_hello(from, rec.seq, desc);
+                let cause = self.negotiation_failure(&ch, desc);
+                self.refuse_hello(from, rec.seq, desc, cause);
                 return;
             }
         };
@@ -378,7 +404,8 @@ impl DtlsServer {
         ) {
             Ok(hs) => hs,
             Err(desc) => {
-                self.refuse_hello(from, rec.seq, desc);
+                let cause = failure::cause_of_alert(desc, None);
+                self.refuse_hello(from, rec.seq, desc, cause);
                 return;
             }
         };
@@ -416,11 +443,37 @@ impl DtlsServer {
         self.settle(id);
     }
 
+    /// Why `negotiate` refused a ClientHello with `desc`.
+    fn negotiation_failure(&self, ch: &ClientHello, desc: u8) -> HandshakeFailure {
+        let have_pki = self.pki.is_some();
+        let common = self.config.cipher_suites.iter().any(|s| {
+            ch.suites.contains(&s.id()) && (have_pki || s.key_exchange() != KeyExchange::EcdheEcdsa)
+        });
+        if desc == alert::HANDSHAKE_FAILURE && !common {
+            HandshakeFailure::NoCommonCipherSuite
+        } else {
+            failure::cause_of_alert(desc, None)
+        }
+    }
+
     /// A fatal alert for a ClientHello we cannot serve (no state was made).
-    fn refuse_hello(&mut self, from: SocketAddr, record_seq: u64, desc: u8) {
+    fn refuse_hello(
+        &mut self,
+        from: SocketAddr,
+        record_seq: u64,
+        desc: u8,
+        cause: HandshakeFailure,
+    ) {
         self.stats.handshakes_failed += 1;
         self.stats.alerts_sent += 1;
+        failure::report(&mut self.stats, &mut self.events, None, from, cause, None);
         let bytes = encode_record(CT_ALERT, 0, record_seq, &[], &[alert::LEVEL_FATAL, desc]);
+        // A client refused for its version may not read DTLS 1.2 records.
+        let bytes = if desc == alert::PROTOCOL_VERSION {
+            with_version(bytes, DTLS_1_0)
+        } else {
+            bytes
+        };
         self.send_raw(from, bytes);
     }
 

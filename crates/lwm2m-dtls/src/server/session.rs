@@ -11,7 +11,7 @@ use rand_core::CryptoRngCore;
 
 use crate::codec::Reader;
 use crate::config::ServerConfig;
-use crate::event::{CloseReason, Event, PeerCredential, SessionId, Transmit};
+use crate::event::{CloseReason, Event, HandshakeFailure, PeerCredential, SessionId, Transmit};
 use crate::handshake::alert;
 use crate::handshake::flight::RetransmitTimer;
 use crate::handshake::reassembly::Inserted;
@@ -25,6 +25,7 @@ use crate::record_layer::{Opened, RecordLayer};
 use crate::stats::Stats;
 use crate::suites::CipherSuite;
 
+use super::failure;
 use super::sequence_reservation::Reservation;
 
 /// Everything a session may touch outside itself.
@@ -218,11 +219,34 @@ impl Session {
     }
 
     fn abort(&mut self, ctx: &mut Ctx<'_>, desc: u8) {
+        let cause = failure::cause_of_alert(desc, self.hs.as_ref().map(|h| h.state));
+        self.abort_for(ctx, desc, cause);
+    }
+
+    /// Aborts with `desc`; a handshake's failure is reported as `cause`.
+    fn abort_for(&mut self, ctx: &mut Ctx<'_>, desc: u8, cause: HandshakeFailure) {
         self.send_alert(ctx, alert::LEVEL_FATAL, desc);
         if self.phase == Phase::Handshaking {
             ctx.stats.handshakes_failed += 1;
+            self.report_failure(ctx, cause);
         }
         self.close(ctx, CloseReason::AlertSent(desc));
+    }
+
+    fn report_failure(&self, ctx: &mut Ctx<'_>, cause: HandshakeFailure) {
+        let identity = self
+            .hs
+            .as_ref()
+            .map(|h| h.identity.clone())
+            .filter(|i| !i.is_empty());
+        failure::report(
+            ctx.stats,
+            ctx.events,
+            Some(self.id),
+            self.addr,
+            cause,
+            identity,
+        );
     }
 
     /// Closes through the API: close_notify if established.
@@ -293,7 +317,7 @@ impl Session {
                     .as_ref()
                     .is_some_and(|h| h.state == State::AwaitFinished);
                 if rec.epoch == 1 && awaiting_finished && self.phase == Phase::Handshaking {
-                    self.abort(ctx, alert::DECRYPT_ERROR);
+                    self.abort_for(ctx, alert::DECRYPT_ERROR, HandshakeFailure::WrongKey);
                 }
                 return None;
             }
@@ -457,11 +481,13 @@ impl Session {
                 self.send_alert(ctx, alert::LEVEL_WARNING, alert::CLOSE_NOTIFY);
             } else {
                 ctx.stats.handshakes_failed += 1;
+                self.report_failure(ctx, HandshakeFailure::AlertReceived(*desc));
             }
             self.close(ctx, CloseReason::CloseNotify);
         } else if *level == alert::LEVEL_FATAL {
             if self.phase == Phase::Handshaking {
                 ctx.stats.handshakes_failed += 1;
+                self.report_failure(ctx, HandshakeFailure::AlertReceived(*desc));
             }
             self.close(ctx, CloseReason::AlertReceived(*desc));
         }
@@ -479,8 +505,13 @@ impl Session {
             return false;
         }
         let Some(key) = key else {
-            // Same alert as a wrong key (RFC 4279 §2), so identities cannot be probed.
-            self.abort(ctx, alert::DECRYPT_ERROR);
+            // Same alert as a wrong key (RFC 4279 §2), so identities cannot
+            // be probed; only the operator learns the difference.
+            self.abort_for(
+                ctx,
+                alert::DECRYPT_ERROR,
+                HandshakeFailure::UnknownPskIdentity,
+            );
             return true;
         };
         let result = match self.hs.as_mut() {
@@ -515,6 +546,7 @@ impl Session {
             self.hs_deadline = None;
             if self.phase == Phase::Handshaking {
                 ctx.stats.handshakes_timed_out += 1;
+                self.report_failure(ctx, HandshakeFailure::Timeout);
                 self.close(ctx, CloseReason::HandshakeTimeout);
                 return;
             }

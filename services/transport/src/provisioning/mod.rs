@@ -52,6 +52,22 @@ pub(crate) enum Channel {
     Dtls(Arc<lwm2m_dtls::PeerCredential>),
 }
 
+/// [`admit`] for a Register from `peer`: a refusal (4.03) is counted and
+/// logged at INFO with the endpoint, the peer and the reason, rate-limited
+/// per source, so an operator whose device cannot register has a trail.
+pub(crate) async fn admit_from(
+    node: &Node,
+    peer: std::net::SocketAddr,
+    endpoint: &str,
+    channel: Channel,
+) -> Result<Admission, Error> {
+    let result = admit(node, endpoint, channel).await;
+    if let Err(Error::Forbidden(reason)) = &result {
+        crate::secure::failures::log_register_refused(node, peer, endpoint, reason);
+    }
+    result
+}
+
 /// Decides whether `endpoint` may register over `channel`.
 pub(crate) async fn admit(
     node: &Node,

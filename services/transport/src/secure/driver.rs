@@ -499,6 +499,12 @@ fn on_dtls_events(
                 tracing::debug!(%peer, ?session, "dtls session established");
                 sessions.credentials.insert(session, Arc::new(credential));
             }
+            Event::HandshakeFailed {
+                peer,
+                cause,
+                identity,
+                ..
+            } => super::failures::log_handshake_failure(node, peer, cause, identity.as_deref()),
             Event::ApplicationData { session, data, .. } => {
                 exchanges.endpoint.handle_datagram(now, session, &data);
             }

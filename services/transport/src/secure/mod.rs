@@ -18,6 +18,7 @@
 
 pub(crate) mod binding;
 pub(crate) mod driver;
+pub(crate) mod failures;
 pub(crate) mod forwarding;
 pub(crate) mod moves;
 pub(crate) mod sender;
