@@ -16,7 +16,8 @@ pub fn discover_all(reg: &Registration) -> Vec<pb::Link> {
         url: "/".into(),
         ..Default::default()
     };
-    root.attributes.insert("rt".into(), "\"oma.lwm2m\"".into());
+    // Values as users read them; `link_format` adds the quotes.
+    root.attributes.insert("rt".into(), "oma.lwm2m".into());
     if !reg.supported_formats.is_empty() {
         let formats: Vec<_> = reg.supported_formats.iter().map(u16::to_string).collect();
         root.attributes.insert("ct".into(), formats.join(" "));
@@ -68,12 +69,26 @@ pub fn link_format(links: &[pb::Link]) -> String {
             attributes.sort();
             let mut text = format!("<{}>", l.url);
             for (k, v) in attributes {
-                text.push_str(&format!(";{k}={v}"));
+                text.push_str(&format!(";{k}={}", link_value(v)));
             }
             text
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// An attribute value in link format (RFC 6690 §2): numbers as tokens,
+/// anything else (`oma.lwm2m`, a `ct` list with spaces) as a quoted string.
+fn link_value(value: &str) -> String {
+    let token = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '-');
+    if token {
+        value.to_owned()
+    } else {
+        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    }
 }
 
 /// A device's link-format answer parsed; unparseable text gives no links
@@ -96,8 +111,9 @@ pub fn parse_links(text: &str) -> Vec<pb::Link> {
         .unwrap_or_default()
 }
 
-/// The observed paths from the session store, sorted; a composite
-/// observation is its paths joined by ",".
+/// The observed paths from the session store, sorted, each once (duplicate
+/// observations stored before the transport reused them list once); a
+/// composite observation is its paths joined by ",".
 pub async fn observed_paths(engine: &Engine, reg: &Registration) -> Result<Vec<String>> {
     let mut paths: Vec<String> = engine
         .sessions
@@ -107,6 +123,7 @@ pub async fn observed_paths(engine: &Engine, reg: &Registration) -> Result<Vec<S
         .map(|o| o.paths.join(","))
         .collect();
     paths.sort();
+    paths.dedup();
     Ok(paths)
 }
 
@@ -132,7 +149,7 @@ mod tests {
             sms: None,
             awake_time_s: None,
             root_path: "/".into(),
-            supported_formats: vec![110],
+            supported_formats: vec![110, 112],
             objects: BTreeMap::from([(
                 1,
                 ObjectEntry {
@@ -152,15 +169,18 @@ mod tests {
         assert_eq!(
             discover_all_json(&links),
             json!([
-                {"url":"/","attributes":{"ct":"110","rt":"\"oma.lwm2m\""}},
+                {"url":"/","attributes":{"ct":"110 112","rt":"oma.lwm2m"}},
                 {"url":"/1","attributes":{"ver":"1.1"}},
                 {"url":"/1/0","attributes":{}}
             ])
         );
         assert_eq!(
             link_format(&links),
-            "</>;ct=110;rt=\"oma.lwm2m\",</1>;ver=1.1,</1/0>"
+            "</>;ct=\"110 112\";rt=\"oma.lwm2m\",</1>;ver=1.1,</1/0>"
         );
+        // What we write parses back to the same values.
+        let again = parse_links(&link_format(&links));
+        assert_eq!(again, links);
         let parsed = parse_links("</3/0/1>,</3/0>;pmin=10");
         assert_eq!(parsed.len(), 2);
         assert_eq!(
