@@ -83,6 +83,30 @@ fn zephyr_1_1() {
     assert!(r.objects.has_instance(0, 0) && r.objects.has_instance(3303, 0));
 }
 
+/// LwM2M 1.2 (Core §6.2.1 and §5.2.2 of the Transport TS): the root link
+/// lists several formats, LwM2M CBOR among them, objects carry minor
+/// versions, and queue mode is the separate `Q` parameter.
+#[test]
+fn anjay_style_1_2_register() {
+    let payload = r#"</>;rt="oma.lwm2m";ct="60 110 112 11542 11543 11544",</0>;ver=1.2,</1>;ver=1.2,</1/1>,</3>;ver=1.2,</3/0>,</5>;ver=1.1,</5/0>,</19>;ver=1.1,</19/0>,</3303>;ver=1.1,</3303/0>,</33605/5>"#;
+    let r = register(
+        &["ep=anjay-1.2", "lt=120", "lwm2m=1.2", "b=U", "Q"],
+        payload,
+    );
+    assert_eq!(r.lwm2m_version, Version::V1_2);
+    assert!(r.queue_mode);
+    assert_eq!(
+        r.objects.content_formats,
+        vec![60, 110, 112, 11542, 11543, 11544]
+    );
+    let versions = r.objects.object_versions(|_| Version::V1_0);
+    assert_eq!(versions[&3], Version::V1_2);
+    assert_eq!(versions[&5], Version::V1_1);
+    assert_eq!(versions[&19], Version::V1_1);
+    assert_eq!(versions[&33605], Version::V1_0);
+    assert!(r.objects.has_instance(33605, 5));
+}
+
 #[test]
 fn minimal_register_applies_no_defaults_itself() {
     let r = RegisterRequest::parse(&["ep=x"], Some(&b"</3/0>"[..]), None).unwrap();
