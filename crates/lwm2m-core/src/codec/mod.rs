@@ -14,7 +14,8 @@
 //!
 //! Formats that carry no types (TLV, text, opaque) need the object model to
 //! decode; an unknown type is an error ([`crate::Error::UnknownResourceType`]),
-//! never a guess.
+//! never a guess. [`untyped::decode_keeping_untyped`] keeps such values as
+//! raw bytes instead, with guesses labelled as such.
 
 pub mod cbor;
 pub mod lwm2m_cbor;
@@ -25,6 +26,7 @@ pub mod senml_cbor;
 pub mod senml_json;
 pub mod text;
 pub mod tlv;
+pub mod untyped;
 pub(crate) mod value_conv;
 
 use std::collections::BTreeMap;

@@ -10,10 +10,11 @@
 //! data. Numbers, booleans and links are read strictly: no surrounding
 //! whitespace, no other spellings.
 
+use super::untyped::UntypedSink;
 use super::value_conv::{self, single_value, single_value_kind, single_value_node, unknown_type};
 use super::{ContentFormat, NodeCodec};
 use crate::model::ModelLookup;
-use crate::node::LwM2mNode;
+use crate::node::{LwM2mNode, Value};
 use crate::path::LwM2mPath;
 use crate::Error;
 
@@ -57,6 +58,25 @@ impl NodeCodec for TextCodec {
             .map_err(|reason| Error::decode(FORMAT, format!("{path}: {reason}")))?;
         Ok(single_value_node(path, value))
     }
+}
+
+/// Decodes like [`TextCodec`], except that a resource no model types is kept
+/// as the text's raw bytes (Opaque) and noted in `sink` (`codec::untyped`).
+pub(crate) fn decode_keeping_untyped(
+    path: &LwM2mPath,
+    payload: &[u8],
+    models: &dyn ModelLookup,
+    sink: &UntypedSink,
+) -> Result<LwM2mNode, Error> {
+    if single_value_kind(FORMAT, path, models)?.is_some() {
+        return TextCodec.decode(path, payload, models);
+    }
+    if let (Some(oid), Some(iid), Some(rid)) =
+        (path.object_id(), path.instance_id(), path.resource_id())
+    {
+        sink.note(oid, iid, rid);
+    }
+    Ok(single_value_node(path, Value::Opaque(payload.to_vec())))
 }
 
 #[cfg(test)]

@@ -45,6 +45,15 @@ pub(crate) fn unknown_type(path: impl ToString) -> Error {
     }
 }
 
+/// `bytes` as text if they are UTF-8 with no control characters other than
+/// whitespace: what a person would take for a string.
+pub(crate) fn utf8_text(bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    text.chars()
+        .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        .then(|| text.to_owned())
+}
+
 /// What the model says about the value at a single-value path, for the
 /// formats that carry exactly one value (text, octet-stream, CBOR).
 ///

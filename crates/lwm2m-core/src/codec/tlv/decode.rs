@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 
 use super::raw::{read_all, RawTlv, TlvKind};
+use crate::codec::untyped::UntypedSink;
 use crate::codec::value_conv::tlv_to_value;
 use crate::codec::ContentFormat;
 use crate::model::ModelLookup;
@@ -33,6 +34,9 @@ use crate::Error;
 pub(super) struct Decoder<'m> {
     pub format: ContentFormat,
     pub models: &'m dyn ModelLookup,
+    /// When set, a resource no model types is kept as raw bytes (Opaque)
+    /// and noted here instead of failing (`codec::untyped`).
+    pub untyped: Option<&'m UntypedSink>,
 }
 
 impl Decoder<'_> {
@@ -259,14 +263,17 @@ impl Decoder<'_> {
         Ok(out)
     }
 
-    /// The model type of resource `rid`; unknown and executable resources are errors.
+    /// The model type of resource `rid`; unknown and executable resources are
+    /// errors, except that an unknown one is kept as Opaque when asked to.
     fn kind(&self, oid: u16, iid: u16, rid: u16) -> Result<ResourceType, Error> {
-        let model = self
-            .models
-            .resource(oid, rid)
-            .ok_or_else(|| Error::UnknownResourceType {
-                path: format!("/{oid}/{iid}/{rid}"),
-            })?;
+        let Some(model) = self.models.resource(oid, rid) else {
+            return match self.untyped {
+                Some(sink) => Ok(sink.note(oid, iid, rid)),
+                None => Err(Error::UnknownResourceType {
+                    path: format!("/{oid}/{iid}/{rid}"),
+                }),
+            };
+        };
         if model.kind == ResourceType::None {
             return Err(self.err(format!(
                 "/{oid}/{iid}/{rid} is executable and carries no value"

@@ -17,6 +17,7 @@ mod decode;
 mod encode;
 mod raw;
 
+use super::untyped::UntypedSink;
 use super::{ContentFormat, NodeCodec};
 use crate::model::ModelLookup;
 use crate::node::LwM2mNode;
@@ -66,9 +67,27 @@ impl NodeCodec for TlvCodec {
         decode::Decoder {
             format: self.format,
             models,
+            untyped: None,
         }
         .decode(path, payload)
     }
+}
+
+/// Decodes with resources no model types kept as Opaque raw bytes and noted
+/// in `sink` (see `codec::untyped`).
+pub(crate) fn decode_keeping_untyped(
+    format: ContentFormat,
+    path: &LwM2mPath,
+    payload: &[u8],
+    models: &dyn ModelLookup,
+    sink: &UntypedSink,
+) -> Result<LwM2mNode, Error> {
+    decode::Decoder {
+        format,
+        models,
+        untyped: Some(sink),
+    }
+    .decode(path, payload)
 }
 
 #[cfg(test)]
