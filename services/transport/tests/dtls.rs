@@ -461,6 +461,38 @@ async fn another_devices_identity_or_a_nosec_device_is_refused_at_register() {
     node.stop().await;
 }
 
+/// Issue 15: an auto-provisioned device belongs to the provisioning
+/// (default) tenant rather than to "", and a refusal names the security
+/// mode as operators write it.
+#[tokio::test]
+async fn auto_provisioned_devices_have_a_tenant_and_refusals_read_well() {
+    let fleet = Fleet::new().await;
+    let store = Store::new(Backend::Memory).await;
+    let mut config = test_config();
+    config.auto_provision = true;
+    config.provisioning_tenant = Some(fleet.tenant.as_str().to_owned());
+    let node = fleet.node_with(&store, config).await;
+    let coap = node.handle.coap_addr;
+    let register = |ep: &str| {
+        Request::post("/rd")
+            .with_query("ep", ep)
+            .with_query("lt", "300")
+            .with_content_format(40)
+            .with_payload(b"</3/0>".to_vec())
+    };
+    let stranger = format!("stranger-{}", fleet.run);
+    let created = plain_request(coap, register(&stranger)).await;
+    assert_eq!(created.code, ResponseCode::CREATED, "{created:?}");
+    let reg = store.sessions.get_by_endpoint(&stranger).await.unwrap().unwrap();
+    assert_eq!(reg.tenant.as_deref(), Some(fleet.tenant.as_str()));
+
+    let refused = plain_request(coap, register(&fleet.endpoint("a"))).await;
+    assert_eq!(refused.code, ResponseCode::FORBIDDEN, "{refused:?}");
+    let message = String::from_utf8_lossy(&refused.payload).into_owned();
+    assert!(message.contains("must connect with PSK security"), "{message}");
+    node.stop().await;
+}
+
 #[tokio::test]
 async fn connection_id_session_follows_the_device_to_a_new_port() {
     let fleet = Fleet::new().await;

@@ -38,6 +38,16 @@ impl SecurityMode {
         }
     }
 
+    /// How operators read it in messages (`NoSec`, `PSK`, `RPK`, `X.509`).
+    pub fn label(self) -> &'static str {
+        match self {
+            SecurityMode::NoSec => "NoSec",
+            SecurityMode::Psk => "PSK",
+            SecurityMode::Rpk => "RPK",
+            SecurityMode::X509 => "X.509",
+        }
+    }
+
     /// Case-insensitive, `NO_SEC`/`NOSEC`/`NO-SEC`, `X509`/`X.509`.
     pub fn parse(text: &str) -> Option<Self> {
         let norm: String = text

@@ -80,10 +80,15 @@ pub(crate) async fn admit(
     let record = match directory.endpoint(endpoint).await? {
         Some(record) => record,
         // The node admits unknown endpoints anonymously (standalone default).
+        // It belongs to the provisioning (default) tenant, so listings and
+        // events name a tenant rather than "".
         None if node.config.auto_provision
             && crate::secure::binding::may_auto_provision(endpoint, &channel) =>
         {
-            return Ok(Admission::default());
+            return Ok(Admission {
+                tenant: node.config.provisioning_tenant.clone(),
+                ..Admission::default()
+            });
         }
         // The tenant may create them (NoSec only: a DTLS identity must be
         // provisioned with its credentials first).
@@ -101,8 +106,8 @@ pub(crate) async fn admit(
         (Credentials::NoSec, Channel::Plain) => {}
         (other, Channel::Plain) => {
             return Err(Error::Forbidden(format!(
-                "endpoint {endpoint:?} must connect with {:?} security",
-                other.mode()
+                "endpoint {endpoint:?} must connect with {} security",
+                other.mode().label()
             )));
         }
         (credentials, Channel::Dtls(peer)) => {

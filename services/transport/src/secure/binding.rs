@@ -45,9 +45,9 @@ pub(crate) fn check(
         Ok(())
     } else {
         Err(Error::Forbidden(format!(
-            "the DTLS {} identity is not the one of endpoint {endpoint:?} ({:?} credentials)",
+            "the DTLS {} identity is not the one of endpoint {endpoint:?} ({} credentials)",
             kind(credential),
-            stored.mode()
+            stored.mode().label()
         )))
     }
 }
