@@ -67,6 +67,34 @@ pub enum BusError {
     #[error("invalid uplink bus configuration: {0}")]
     Config(String),
 
+    /// No broker answered within the start-up timeout.
+    #[error("Kafka broker unreachable at {brokers}: {reason}")]
+    BrokerUnreachable {
+        /// The bootstrap servers tried.
+        brokers: String,
+        /// What the client saw (timeout, connection refused...).
+        reason: String,
+    },
+
+    /// Topics the service needs are missing and it may not create them.
+    #[error("Kafka topics missing at {brokers}: {}", topics.join(", "))]
+    MissingTopics {
+        /// The bootstrap servers asked.
+        brokers: String,
+        /// Every missing topic.
+        topics: Vec<String>,
+    },
+
+    /// The broker refused to create topics (authorisation, policy, too
+    /// many replicas for the brokers it has...).
+    #[error("cannot create Kafka topics at {brokers}: {reason}")]
+    TopicCreation {
+        /// The bootstrap servers asked.
+        brokers: String,
+        /// Each refused topic with the broker's reason.
+        reason: String,
+    },
+
     /// librdkafka refused to create the client or to take the record.
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
@@ -94,5 +122,11 @@ mod tests {
         );
         let text = BusError::Lagged { missed: 3 }.to_string();
         assert!(text.contains("missed 3"), "{text}");
+        let text = BusError::MissingTopics {
+            brokers: "k:9092".into(),
+            topics: vec!["a".into(), "b".into()],
+        }
+        .to_string();
+        assert_eq!(text, "Kafka topics missing at k:9092: a, b");
     }
 }

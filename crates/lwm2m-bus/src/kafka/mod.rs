@@ -19,6 +19,7 @@
 mod config;
 mod delivery;
 mod record;
+mod topics;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,7 @@ pub use record::{
     TraceparentHook, HEADER_CONTENT_TYPE, HEADER_ENDPOINT, HEADER_EVENT_ID, HEADER_EVENT_KIND,
     HEADER_TENANT, HEADER_TRACEPARENT,
 };
+pub use topics::{ensure_topics, TopicReport, TopicSpec};
 
 use crate::bus::event_kind;
 use crate::fanout::Fanout;
