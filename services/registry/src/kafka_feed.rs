@@ -23,7 +23,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::Message as _;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
@@ -58,29 +58,32 @@ impl std::fmt::Debug for KafkaFeed {
 
 impl KafkaFeed {
     /// Connects to `brokers` and makes sure `topic` exists (one partition,
-    /// for order).
+    /// for order). For tools and tests: the `lwm2m` service creates or
+    /// checks all its topics at start and then calls [`KafkaFeed::open`].
     pub async fn connect(brokers: &str, topic: &str) -> Result<Arc<KafkaFeed>, FeedError> {
-        let kafka_error = |what: &str, e: KafkaError| {
-            FeedError::Interrupted(format!("Kafka {what} at {brokers}: {e}"))
-        };
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("client.id", "lwm2m-registry-changes")
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .create()
-            .map_err(|e| kafka_error("producer", e))?;
+        let feed = Self::open(brokers, topic)?;
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .create()
-            .map_err(|e| kafka_error("admin client", e))?;
-        let created = admin
-            .create_topics(
-                &[NewTopic::new(topic, 1, TopicReplication::Fixed(1))],
-                &AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT)),
-            )
+            .map_err(|e| {
+                FeedError::Interrupted(format!("Kafka admin client for {brokers}: {e}"))
+            })?;
+        let options = AdminOptions::new()
+            .request_timeout(Some(ADMIN_TIMEOUT))
+            .operation_timeout(Some(ADMIN_TIMEOUT));
+        let new = [NewTopic::new(topic, 1, TopicReplication::Fixed(1))];
+        // librdkafka waits for a broker before it sends the request; bound
+        // that too, so an unreachable broker is an error, not a hang.
+        let created = tokio::time::timeout(ADMIN_TIMEOUT * 2, admin.create_topics(&new, &options))
             .await
-            .map_err(|e| kafka_error("topic creation", e))?;
+            .map_err(|_| {
+                FeedError::Interrupted(format!(
+                    "Kafka broker unreachable at {brokers}: no answer within {ADMIN_TIMEOUT:?}"
+                ))
+            })?
+            .map_err(|e| {
+                FeedError::Interrupted(format!("Kafka topic creation at {brokers}: {e}"))
+            })?;
         for result in created {
             match result {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
@@ -91,6 +94,20 @@ impl KafkaFeed {
                 }
             }
         }
+        Ok(feed)
+    }
+
+    /// A feed on `topic`, which must exist (nothing is sent yet: the
+    /// producer connects on first use and `subscribe` reads the topic's
+    /// metadata).
+    pub fn open(brokers: &str, topic: &str) -> Result<Arc<KafkaFeed>, FeedError> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("client.id", "lwm2m-registry-changes")
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .create()
+            .map_err(|e| FeedError::Interrupted(format!("Kafka producer for {brokers}: {e}")))?;
         Ok(Arc::new(KafkaFeed {
             brokers: brokers.to_owned(),
             topic: topic.to_owned(),
