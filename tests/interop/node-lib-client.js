@@ -18,6 +18,8 @@
 //   SET /x/y/z <value>         change a value (notifies observers)
 //   QUIT                       de-register and exit
 // With TICK_MS, /3303/0/5700 also changes by 0.5 every TICK_MS milliseconds.
+// NODE_LIB_EXTRA_OBJECTS (JSON, e.g. {"/33605/5": {"1": "1234"}}) adds objects,
+// such as vendor objects the server has no model for.
 'use strict';
 
 const logger = require('logops');
@@ -74,6 +76,8 @@ const objects = {
         '5701': 'Cel'              // Sensor Units
     }
 };
+
+Object.assign(objects, JSON.parse(process.env.NODE_LIB_EXTRA_OBJECTS || '{}'));
 
 function callbackToPromise(fn, ...args) {
     return new Promise((resolve, reject) => {

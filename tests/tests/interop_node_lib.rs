@@ -31,7 +31,7 @@ use common::{require_program, workspace_dir, Backend, LineChild, TestNode};
 use lwm2m_core::model::{ObjectModel, Operations, ResourceModel};
 use lwm2m_core::{ModelRegistry, ResourceType, Version};
 use lwm2m_proto::events::v1::value::Kind;
-use lwm2m_proto::events::v1::{RegistrationKind, ResourceValue, Value, ValueSource};
+use lwm2m_proto::events::v1::{RegistrationKind, ResourceValue, UntypedValue, Value, ValueSource};
 use lwm2m_proto::transport::v1::downlink_request::Operation;
 use lwm2m_proto::transport::v1::{
     DownlinkRequest, DownlinkResponse, ExecuteOperation, GetRegistrationRequest, ObserveOperation,
@@ -108,9 +108,15 @@ fn models_with_temperature() -> ModelRegistry {
 }
 
 fn spawn_client(port: u16, endpoint: &str) -> LineChild {
+    spawn_client_with(port, endpoint, "{}")
+}
+
+/// The client with `extra_objects` (JSON: `{"/33605/5": {"1": "1234"}}`) too.
+fn spawn_client_with(port: u16, endpoint: &str, extra_objects: &str) -> LineChild {
     let child = Command::new("node")
         .arg(interop_dir().join("node-lib-client.js"))
         .args(["127.0.0.1", &port.to_string(), endpoint])
+        .env("NODE_LIB_EXTRA_OBJECTS", extra_objects)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -347,6 +353,124 @@ async fn node_lib_client_registers_is_read_written_executed_observed_and_deregis
         client.seen
     );
 
+    let stats = node.handle.stats();
+    assert_eq!(stats.decode_failures, 0, "{stats:#?}");
+    node.stop().await;
+}
+
+/// The untyped part of the value at `path`, if the server kept it untyped.
+fn untyped_of(values: &[ResourceValue], path: &str) -> Option<UntypedValue> {
+    values
+        .iter()
+        .find(|v| v.path == path)
+        .and_then(|v| match v.value.as_ref()?.kind.as_ref()? {
+            Kind::Untyped(u) => Some(u.clone()),
+            _ => None,
+        })
+}
+
+/// A vendor object the server has no model for (no DDF imported): its
+/// values still reach the caller and the bus, as the raw bytes with a
+/// guess, and the missing model is named. Before, the Read answered 2.05
+/// with no value and the notification was dropped as undecodable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_lib_client_values_of_an_object_without_a_model_are_kept_with_a_guess() {
+    ensure_node_modules();
+    let node = TestNode::start_on(Backend::Redis, ModelRegistry::with_core_objects()).await;
+    let mut events = node.events();
+    let mut grpc = node.grpc().await;
+    let endpoint = format!("node-lib-vendor-{}", uuid::Uuid::new_v4().simple());
+    let mut client = spawn_client_with(
+        node.handle.coap_addr.port(),
+        &endpoint,
+        r#"{"/33605/5": {"1": "1234", "2": "on"}}"#,
+    );
+    client
+        .line("REGISTERED", |l| l.starts_with("REGISTERED "))
+        .await;
+    events
+        .registration(&endpoint, RegistrationKind::Registered)
+        .await;
+
+    let read = grpc
+        .downlink(request(
+            &endpoint,
+            // Text asked for: without a model the server would ask for TLV
+            // (the resource might be multiple), which this client cannot parse.
+            Operation::Read(ReadOperation {
+                path: "/33605/5/1".into(),
+                content_format: Some(0),
+            }),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_success("Read /33605/5/1", &read);
+    client.line("READ", |l| l == "READ /33605/5/1 1234").await;
+    let untyped = untyped_of(&read.values, "/33605/5/1")
+        .unwrap_or_else(|| panic!("no untyped value in {read:?}"));
+    assert_eq!(untyped.raw, b"1234");
+    // The client sends text (without a Content-Format): read as the text/plain asked for.
+    assert_eq!(untyped.content_format, 0);
+    assert_eq!(
+        untyped.guesses.first().and_then(|g| g.kind.clone()),
+        Some(Kind::StringValue("1234".into()))
+    );
+    assert!(untyped.rendering.contains("guess"), "{untyped:?}");
+    let missing = untyped
+        .missing_model
+        .clone()
+        .expect("the missing model is named");
+    assert_eq!(
+        (
+            missing.object_id,
+            missing.version.as_str(),
+            missing.resource_id
+        ),
+        (33605, "1.0", None)
+    );
+    assert_eq!(read.missing_models, [missing]);
+    assert_eq!(read.decode_error, None);
+    // The same value on the bus, as the READ event.
+    let read_event = events.values(&endpoint, ValueSource::Read).await;
+    assert_eq!(
+        untyped_of(&read_event.values, "/33605/5/1").map(|u| u.raw),
+        Some(b"1234".to_vec())
+    );
+
+    // Notifications of the object reach the bus untyped instead of being dropped.
+    let observe = grpc
+        .downlink(request(
+            &endpoint,
+            Operation::Observe(ObserveOperation {
+                path: "/33605/5/2".into(),
+                content_format: Some(0),
+            }),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_success("Observe /33605/5/2", &observe);
+    {
+        use std::io::Write as _;
+        let stdin = client.child.stdin.as_mut().expect("stdin is piped");
+        writeln!(stdin, "SET /33605/5/2 off").unwrap();
+        stdin.flush().unwrap();
+    }
+    loop {
+        let notify = events.values(&endpoint, ValueSource::Notify).await;
+        let raw = untyped_of(&notify.values, "/33605/5/2")
+            .unwrap_or_else(|| panic!("no untyped value in {notify:?}"))
+            .raw;
+        if raw == b"off" {
+            break;
+        }
+        assert_eq!(raw, b"on", "{notify:?}");
+    }
+
+    client.terminate();
+    client.line("DEREGISTERED", |l| l == "DEREGISTERED").await;
+    let _ = client.wait().await;
     let stats = node.handle.stats();
     assert_eq!(stats.decode_failures, 0, "{stats:#?}");
     node.stop().await;

@@ -25,6 +25,14 @@ pub enum Error {
     /// The device answered with a CoAP error code.
     #[error("device answered {code} {name}")]
     Device { code: String, name: String },
+    /// The device answered 2.xx with something the server cannot read (a
+    /// Discover in another format than link-format: the payload in hex).
+    #[error("device answered {code} {name}, but {reason}")]
+    DeviceAnswer {
+        code: String,
+        name: String,
+        reason: String,
+    },
     /// A bulk command finished but some of its items failed; the report
     /// was printed already.
     #[error("{failed} of {total} {what} failed")]
@@ -50,7 +58,7 @@ impl Error {
             Error::NotFound(_) => Exit::NotFound,
             Error::Connect { .. } => Exit::Unavailable,
             Error::Rpc(status) => Exit::of_status(status.code()),
-            Error::Device { .. } => Exit::DeviceError,
+            Error::Device { .. } | Error::DeviceAnswer { .. } => Exit::DeviceError,
             Error::Partial { .. } => Exit::Partial,
             Error::Operation { exit, .. } => *exit,
         }

@@ -19,7 +19,24 @@ pub fn value_json(value: Option<&Value>) -> Json {
         Some(Kind::Time(t)) => json!(t),
         Some(Kind::Opaque(b)) => json!(base64::engine::general_purpose::STANDARD.encode(b)),
         Some(Kind::Objlnk(l)) => json!(format!("{}:{}", l.object, l.instance)),
+        Some(Kind::Untyped(u)) => untyped_json(u),
     }
+}
+
+/// A value no model types: raw bytes (base64, like opaque), their format,
+/// the guessed readings and the model that is missing.
+fn untyped_json(u: &lwm2m_proto::events::v1::UntypedValue) -> Json {
+    let guesses: Vec<Json> = u.guesses.iter().map(|g| value_json(Some(g))).collect();
+    let mut out = json!({
+        "raw": base64::engine::general_purpose::STANDARD.encode(&u.raw),
+        "content_format": u.content_format,
+        "guesses": guesses,
+        "guess": u.rendering,
+    });
+    if let Some(m) = &u.missing_model {
+        out["missing_model"] = json!(lwm2m_proto::convert::missing_model_text(m));
+    }
+    out
 }
 
 /// A value as text for tables.
@@ -73,9 +90,54 @@ pub fn response_json(response: &DownlinkResponse) -> Json {
     out
 }
 
+    if !response.missing_models.is_empty() {
+        out["missing_models"] = json!(missing_models(response));
+    }
+    if let Some(error) = &response.decode_error {
+        out["decode_error"] = json!(error);
+    }
 /// A device's answer to a downlink: the code, then values, links or location.
 pub fn response_text(response: &DownlinkResponse) -> String {
     let mut out = format!("{} {}\n", response.code, response.code_name);
+/// Why a 2.xx answer cannot be used: the server could not read it, or a
+/// Discover answer is not link-format (checked here too, for transport
+/// nodes that do not check it).
+pub fn answer_error(response: &DownlinkResponse) -> Option<String> {
+    if let Some(reason) = &response.decode_error {
+        return Some(reason.clone());
+    }
+    let discover_mismatch =
+        response.link_format.is_some() && response.content_format.is_some_and(|c| c != 40);
+    discover_mismatch.then(|| {
+        format!(
+            "the Discover answer is in Content-Format {}, not link-format (40); payload: 0x{}",
+            response.content_format.unwrap_or_default(),
+            hex::encode(response.payload.as_deref().unwrap_or_default())
+        )
+    })
+}
+
+/// The object models the server lacks for `response`'s values, in words.
+pub fn missing_models(response: &DownlinkResponse) -> Vec<String> {
+    response
+        .missing_models
+        .iter()
+        .map(lwm2m_proto::convert::missing_model_text)
+        .collect()
+}
+
+/// The warning printed on stderr when values came without a model.
+pub fn missing_models_warning(response: &DownlinkResponse) -> Option<String> {
+    let missing = missing_models(response);
+    (!missing.is_empty()).then(|| {
+        format!(
+            "warning: {}; the values are the device's raw bytes and their readings are guesses \
+             (import the object's DDF: lwm2mctl models import)",
+            missing.join(", ")
+        )
+    })
+}
+
     if !response.values.is_empty() {
         out.push_str(&values_table(&response.values));
     }
@@ -211,3 +273,74 @@ mod tests {
         );
     }
 }
+
+    #[test]
+    fn an_untyped_value_prints_its_guess_and_the_missing_model_warns() {
+        let missing = lwm2m_proto::events::v1::MissingModel {
+            object_id: 31024,
+            version: "1.0".into(),
+            resource_id: None,
+        };
+        let rv = lwm2m_proto::convert::untyped_resource_value(
+            &"/31024/10/1".parse().unwrap(),
+            &lwm2m_core::Value::Opaque(30.5f32.to_be_bytes().to_vec()),
+            lwm2m_core::ContentFormat::Tlv,
+            missing.clone(),
+        );
+        assert_eq!(
+            value_text(rv.value.as_ref()),
+            "30.5 or 1106509824 (guess: 4-byte TLV float or integer; no model)"
+        );
+        let json = value_json(rv.value.as_ref());
+        assert_eq!(json["guesses"], json!([30.5, 1106509824]));
+        assert_eq!(
+            json["missing_model"],
+            json!("no model for object 31024 version 1.0")
+        );
+        let response = DownlinkResponse {
+            code: "2.05".into(),
+            code_name: "CONTENT".into(),
+            values: vec![rv],
+            missing_models: vec![missing],
+            ..Default::default()
+        };
+        let warning = missing_models_warning(&response).unwrap();
+        assert!(
+            warning.contains("no model for object 31024 version 1.0"),
+            "{warning}"
+        );
+        assert!(answer_error(&response).is_none());
+        assert!(response_text(&response).contains("/31024/10/1"));
+    }
+
+    #[test]
+    fn a_discover_in_another_format_is_an_error_with_the_payload_in_hex() {
+        // As an older transport passes it on: the TLV bytes as "links".
+        let response = DownlinkResponse {
+            code: "2.05".into(),
+            code_name: "CONTENT".into(),
+            link_format: Some("\u{c1}\u{0}\u{1}".into()),
+            payload: Some(vec![0xc1, 0x00, 0x01]),
+            content_format: Some(11542),
+            ..Default::default()
+        };
+        let reason = answer_error(&response).unwrap();
+        assert!(
+            reason.contains("11542") && reason.contains("0xc10001"),
+            "{reason}"
+        );
+        // As our transport reports it.
+        let checked = DownlinkResponse {
+            link_format: None,
+            decode_error: Some("payload: 0xc10001".into()),
+            ..response
+        };
+        assert_eq!(answer_error(&checked).as_deref(), Some("payload: 0xc10001"));
+        let discovered = DownlinkResponse {
+            link_format: Some("</3/0/9>".into()),
+            content_format: Some(40),
+            decode_error: None,
+            ..checked
+        };
+        assert!(answer_error(&discovered).is_none());
+    }

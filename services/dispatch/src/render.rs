@@ -34,6 +34,9 @@ pub struct Outcome {
     pub content_format: Option<u32>,
     /// Why it failed, in words.
     pub error: String,
+    /// Object models the server lacks for the answer's values, in words;
+    /// those values are raw bytes with guesses.
+    pub missing_models: Vec<String>,
 }
 
 impl Outcome {
@@ -46,8 +49,10 @@ impl Outcome {
         }
     }
 
+    /// A 2.xx answer the server could read (a Discover in another format
+    /// than link-format, or a payload that does not decode, is a failure).
     pub fn is_success(&self) -> bool {
-        self.code.starts_with('2')
+        self.code.starts_with('2') && self.error.is_empty()
     }
 
     /// `{"result":"CONTENT","value":…}` / `{"result":"NOT_FOUND","error":"…"}`.
@@ -59,6 +64,13 @@ impl Outcome {
         }
         if !self.error.is_empty() {
             out.insert("error".into(), json!(self.error));
+        }
+        if !self.missing_models.is_empty() {
+            out.insert("missingModels".into(), json!(self.missing_models));
+            out.insert(
+                "warning".into(),
+                json!("values without an object model are raw bytes; their readings are guesses"),
+            );
         }
         Json::Object(out)
     }
@@ -109,6 +121,11 @@ pub fn outcome(method: Method, requested: &[String], response: &DownlinkResponse
         location: response.location.clone(),
         payload_hex: response.payload.as_ref().map(hex::encode),
         content_format: response.content_format,
+        missing_models: response
+            .missing_models
+            .iter()
+            .map(lwm2m_proto::convert::missing_model_text)
+            .collect(),
         ..Default::default()
     };
     if !response.values.is_empty() {
@@ -128,6 +145,18 @@ pub fn outcome(method: Method, requested: &[String], response: &DownlinkResponse
             .unwrap_or_default();
         out.error = format!(
             "the device answered {} {}{detail}",
+            response.code, response.code_name
+        );
+        return out;
+    }
+    if let Some(reason) = response
+        .decode_error
+        .clone()
+        .or_else(|| discover_mismatch(method, response))
+    {
+        // The device answered, but not in a form the server can read.
+        out.error = format!(
+            "the device answered {} {} but the answer cannot be read: {reason}",
             response.code, response.code_name
         );
         return out;
@@ -236,8 +265,44 @@ fn tree(
     })
 }
 
+/// A Discover answered in another Content-Format than link-format (40), as
+/// a transport that does not check it yet would pass it on.
+fn discover_mismatch(method: Method, response: &DownlinkResponse) -> Option<String> {
+    let format = response.content_format.filter(|c| *c != 40)?;
+    (method == Method::Discover).then(|| {
+        format!(
+            "Discover answered in Content-Format {format}, not link-format (40); payload: 0x{}",
+            hex::encode(response.payload.as_deref().unwrap_or_default())
+        )
+    })
+}
+
+/// A value no model types: its bytes in hex, their format and the guesses,
+/// which say they are guesses.
+fn untyped_json(untyped: &lwm2m_proto::events::v1::UntypedValue) -> Json {
+    let guesses: Vec<Json> = untyped
+        .guesses
+        .iter()
+        .filter_map(|g| Value::try_from(g).ok())
+        .map(|g| value_json(&g))
+        .collect();
+    let mut out = json!({
+        "raw": hex::encode(&untyped.raw),
+        "contentFormat": untyped.content_format,
+        "guesses": guesses,
+        "guess": untyped.rendering,
+    });
+    if let Some(missing) = &untyped.missing_model {
+        out["missingModel"] = json!(lwm2m_proto::convert::missing_model_text(missing));
+    }
+    out
+}
+
 /// A node as JSON: its value, or an object of its children by id.
 pub fn node_json(node: &pb::Node) -> Json {
+    if let Some(untyped) = lwm2m_proto::convert::as_untyped(node.value.as_ref()) {
+        return untyped_json(untyped);
+    }
     if node.children.is_empty() {
         return lwm2m_proto::convert::value_from_proto(node.value.as_ref())
             .map(|v| value_json(&v))
@@ -356,6 +421,61 @@ mod tests {
             json!("3:0")
         );
         assert_eq!(value_json(&Value::Float(f64::NAN)), Json::Null);
+    }
+
+    #[test]
+    fn a_value_without_a_model_is_its_bytes_with_guesses_and_the_model_named() {
+        let path = p("/33605/5/1");
+        let missing = lwm2m_proto::events::v1::MissingModel {
+            object_id: 33605,
+            version: "1.0".into(),
+            resource_id: None,
+        };
+        let mut r = response(
+            "2.05",
+            "CONTENT",
+            vec![lwm2m_proto::convert::untyped_resource_value(
+                &path,
+                &Value::Opaque(vec![0x2a]),
+                lwm2m_core::ContentFormat::Tlv,
+                missing.clone(),
+            )],
+        );
+        r.missing_models = vec![missing];
+        let o = outcome(Method::Read, &["/33605/5/1".into()], &r);
+        assert!(o.is_success());
+        assert_eq!(
+            o.result_json(),
+            json!({
+                "result": "CONTENT",
+                "value": {
+                    "raw": "2a",
+                    "contentFormat": 11542,
+                    "guesses": [42],
+                    "guess": "42 (guess: 1-byte TLV integer; no model)",
+                    "missingModel": "no model for object 33605 version 1.0",
+                },
+                "missingModels": ["no model for object 33605 version 1.0"],
+                "warning": "values without an object model are raw bytes; their readings are guesses",
+            })
+        );
+    }
+
+    #[test]
+    fn a_discover_answered_in_another_format_is_a_device_error_with_the_payload() {
+        let mut r = response("2.05", "CONTENT", vec![]);
+        r.payload = Some(vec![0xc1, 0x00, 0x01]);
+        r.content_format = Some(11542);
+        r.decode_error =
+            Some("Discover answered in Content-Format 11542; payload: 0xc10001".into());
+        let o = outcome(Method::Discover, &["/3".into()], &r);
+        assert!(!o.is_success());
+        let json = o.result_json();
+        assert!(json.get("value").is_none(), "{json}");
+        assert!(
+            json["error"].as_str().unwrap().contains("0xc10001"),
+            "{json}"
+        );
     }
 
     #[test]

@@ -4,13 +4,19 @@
 //! timestamps survive (Send, timestamped notifications) and composite
 //! payloads need no special case. Other formats decode the node at the
 //! requested path and flatten it to leaves.
+//!
+//! A resource no model types (a vendor object whose DDF was never
+//! imported) in TLV or text is not lost: its bytes come out as an untyped
+//! value with guesses and the missing model named (`missing_models` fills
+//! in the version the device registered and tells the registry).
 
 use lwm2m_core::codec::senml::MultiNodeCodec;
 use lwm2m_core::codec::senml_cbor::SenmlCborCodec;
 use lwm2m_core::codec::senml_json::SenmlJsonCodec;
+use lwm2m_core::codec::untyped::decode_keeping_untyped;
 use lwm2m_core::{ContentFormat, LwM2mPath, ModelLookup};
-use lwm2m_proto::convert::resource_value;
-use lwm2m_proto::events::v1::ResourceValue;
+use lwm2m_proto::convert::{resource_value, untyped_resource_value};
+use lwm2m_proto::events::v1::{MissingModel, ResourceValue};
 
 use crate::clock::secs_to_ms;
 use crate::error::Error;
@@ -45,11 +51,29 @@ pub(crate) fn values(
     let [path] = paths else {
         return Err(Error::UnsupportedContentFormat(code));
     };
-    let node = lwm2m_core::codec::decode(code, path, payload, models)?;
-    Ok(leaves_of(path, &node)
+    let decoded = decode_keeping_untyped(code, path, payload, models)?;
+    Ok(leaves_of(path, &decoded.node)
         .iter()
-        .map(|(p, v)| resource_value(p, v))
+        .map(|(p, v)| match p.object_id() {
+            Some(object_id) if decoded.is_untyped(p) => {
+                untyped_resource_value(p, v, decoded.format, missing_model(object_id, p, models))
+            }
+            _ => resource_value(p, v),
+        })
         .collect())
+}
+
+/// Which model `leaf` lacks: the whole object's, or only this resource in a
+/// known object. The version is the device's, filled in by `missing_models`.
+fn missing_model(object_id: u16, leaf: &LwM2mPath, models: &dyn ModelLookup) -> MissingModel {
+    MissingModel {
+        object_id: u32::from(object_id),
+        version: String::new(),
+        resource_id: models
+            .object(object_id)
+            .and(leaf.resource_id())
+            .map(u32::from),
+    }
 }
 
 /// SenML records as values with their (absolute) timestamps.
@@ -102,6 +126,40 @@ mod tests {
         let values = values(110, &[], payload, &models, 1_000.0).unwrap();
         let times: Vec<_> = values.iter().map(|v| v.timestamp_ms).collect();
         assert_eq!(times, [Some(995_000), Some(1_700_000_000_000)]);
+    }
+
+    #[test]
+    fn a_resource_without_a_model_comes_back_untyped_with_guesses() {
+        let models = ModelRegistry::with_core_objects();
+        let path: LwM2mPath = "/33605/5/1".parse().unwrap();
+        let tlv = [0xc1, 0x01, 0x2a];
+        let tlv_values = values(11542, &[path], &tlv, &models, 0.0).unwrap();
+        assert_eq!(tlv_values.len(), 1);
+        let Some(Kind::Untyped(u)) = tlv_values[0].value.as_ref().and_then(|v| v.kind.clone())
+        else {
+            panic!("not untyped: {tlv_values:?}");
+        };
+        assert_eq!(u.raw, [0x2a]);
+        assert_eq!(u.content_format, 11542);
+        assert_eq!(u.guesses[0].kind, Some(Kind::Integer(42)));
+        let missing = u.missing_model.unwrap();
+        assert_eq!((missing.object_id, missing.resource_id), (33605, None));
+
+        // Text: the body as a string guess.
+        let text = values(0, &[path], b"on", &models, 0.0).unwrap();
+        let Some(Kind::Untyped(u)) = text[0].value.as_ref().and_then(|v| v.kind.clone()) else {
+            panic!("not untyped: {text:?}");
+        };
+        assert_eq!(u.guesses[0].kind, Some(Kind::StringValue("on".into())));
+
+        // A resource a known object's model lacks names the resource.
+        let device: LwM2mPath = "/3/0/30000".parse().unwrap();
+        let device_values = values(0, &[device], b"x", &models, 0.0).unwrap();
+        let Some(Kind::Untyped(u)) = device_values[0].value.as_ref().and_then(|v| v.kind.clone())
+        else {
+            panic!("not untyped: {device_values:?}");
+        };
+        assert_eq!(u.missing_model.unwrap().resource_id, Some(30000));
     }
 
     #[test]

@@ -210,6 +210,7 @@ async fn run_locally(
                 published.push(node.event(
                     &device,
                     events::values(ValueSource::Notify, result.values.clone(), Some(hex)),
+    crate::missing_models::note(node, reg, &mut result.values);
                 ));
             }
         } else {

@@ -50,6 +50,7 @@ mod forward;
 mod grpc;
 mod inbound;
 mod log_limit;
+mod missing_models;
 mod node;
 mod nodes;
 mod observe;

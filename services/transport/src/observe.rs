@@ -125,7 +125,8 @@ async fn publish_notification(
             .unwrap_or(ContentFormat::Text.code());
         let paths = paths_of(observation);
         match decode::values(code, &paths, &response.payload, &models, now_secs_f64()) {
-            Ok(values) => {
+            Ok(mut values) => {
+                crate::missing_models::note(node, reg, &mut values);
                 Counters::inc(&node.counters.notifications);
                 events.push(node.event(
                     &device,

@@ -550,9 +550,10 @@ pub(crate) fn interpret(
     }
     match op {
         Operation::RawCoap(_) => {}
-        Operation::Discover { .. } => {
-            result.link_format = Some(String::from_utf8_lossy(&response.payload).into_owned());
-        }
+        Operation::Discover { .. } => match discover_links(content_format, &response.payload) {
+            Ok(links) => result.link_format = Some(links),
+            Err(e) => result.decode_error = Some(e),
+        },
         Operation::Create { .. } => {
             let location = response.location_path();
             if !location.is_empty() && location != "/" {
@@ -585,6 +586,28 @@ pub(crate) fn interpret(
 pub(crate) fn confirms_observation(response: &Response) -> bool {
     response.code.is_success() && response.options.contains(option_number::OBSERVE)
 }
+/// The link-format body of a Discover answer. Another Content-Format (a
+/// real client answered TLV) or a body that is not text is the device's
+/// error, reported with the payload in hex rather than shown as links.
+/// A missing Content-Format is taken as the link-format asked for.
+fn discover_links(content_format: Option<u16>, payload: &[u8]) -> Result<String, String> {
+    let link_format = ContentFormat::LinkFormat.code();
+    match content_format {
+        Some(code) if code != link_format => Err(format!(
+            "the device answered the Discover in Content-Format {}, not \
+             application/link-format ({link_format}); payload: 0x{}",
+            ContentFormat::from_code(code).map_or_else(|| code.to_string(), |f| f.to_string()),
+            hex::encode(payload)
+        )),
+        _ => String::from_utf8(payload.to_vec()).map_err(|_| {
+            format!(
+                "the device's Discover answer is not UTF-8 link-format; payload: 0x{}",
+                hex::encode(payload)
+            )
+        }),
+    }
+}
+
 
 #[cfg(test)]
 mod tests {

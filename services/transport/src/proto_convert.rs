@@ -251,6 +251,8 @@ pub(crate) fn result_to_proto(result: DownlinkResult) -> pb::DownlinkResponse {
     pb::DownlinkResponse {
         code: code_text(result.code),
         code_name: code_name(result.code),
+        missing_models: crate::missing_models::of_values(&result.values),
+        decode_error: result.decode_error,
         values: result.values,
         link_format: result.link_format,
         payload: result.payload,

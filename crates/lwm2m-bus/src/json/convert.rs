@@ -4,8 +4,8 @@
 use lwm2m_proto::events::v1::uplink_event::Payload;
 use lwm2m_proto::events::v1::value::Kind;
 use lwm2m_proto::events::v1::{
-    Direction, ObjLnk, ObjectInfo, RegistrationEvent, RegistrationKind, ResourceValue,
-    ResourceValues, TransportLog, UplinkEvent, Value, ValueSource,
+    Direction, MissingModel, ObjLnk, ObjectInfo, RegistrationEvent, RegistrationKind,
+    ResourceValue, ResourceValues, TransportLog, UntypedValue, UplinkEvent, Value, ValueSource,
 };
 
 use super::types::*;
@@ -204,6 +204,21 @@ impl From<&Kind> for JsonValue {
                 instance: l.instance,
             }),
             Kind::Corelnk(s) => JsonValue::Corelnk(s.clone()),
+            Kind::Untyped(u) => JsonValue::Untyped(JsonUntyped {
+                raw: u.raw.clone(),
+                content_format: u.content_format,
+                guesses: u
+                    .guesses
+                    .iter()
+                    .filter_map(|g| g.kind.as_ref().map(JsonValue::from))
+                    .collect(),
+                rendering: u.rendering.clone(),
+                missing_model: u.missing_model.as_ref().map(|m| JsonMissingModel {
+                    object_id: m.object_id,
+                    version: m.version.clone(),
+                    resource_id: m.resource_id,
+                }),
+            }),
         }
     }
 }
@@ -223,6 +238,23 @@ impl From<JsonValue> for Kind {
                 instance: l.instance,
             }),
             JsonValue::Corelnk(s) => Kind::Corelnk(s),
+            JsonValue::Untyped(u) => Kind::Untyped(UntypedValue {
+                raw: u.raw,
+                content_format: u.content_format,
+                guesses: u
+                    .guesses
+                    .into_iter()
+                    .map(|g| Value {
+                        kind: Some(g.into()),
+                    })
+                    .collect(),
+                rendering: u.rendering,
+                missing_model: u.missing_model.map(|m| MissingModel {
+                    object_id: m.object_id,
+                    version: m.version,
+                    resource_id: m.resource_id,
+                }),
+            }),
         }
     }
 }

@@ -100,6 +100,17 @@ mod tests {
                 instance: 0,
             }),
             Kind::Corelnk("</3/0>".into()),
+            Kind::Untyped(lwm2m_proto::events::v1::UntypedValue {
+                raw: vec![0x41, 0xf4, 0, 0],
+                content_format: 11542,
+                guesses: vec![value(Kind::Float(30.5)).unwrap_or_default()],
+                rendering: "30.5 (guess)".into(),
+                missing_model: Some(lwm2m_proto::events::v1::MissingModel {
+                    object_id: 33605,
+                    version: "1.0".into(),
+                    resource_id: Some(1),
+                }),
+            }),
         ];
         let mut values: Vec<ResourceValue> = kinds
             .into_iter()
@@ -168,7 +179,16 @@ mod tests {
             serde_json::json!({"objlnk": {"object": 3, "instance": 0}})
         );
         assert_eq!(list[1]["key"], "battery");
-        assert!(list[11].get("value").is_none(), "none has no value key");
+        assert_eq!(list[11]["value"]["untyped"]["raw"], "QfQAAA==");
+        assert_eq!(
+            list[11]["value"]["untyped"]["guesses"][0],
+            serde_json::json!({"float": 30.5})
+        );
+        assert_eq!(
+            list[11]["value"]["untyped"]["missingModel"]["objectId"],
+            33605
+        );
+        assert!(list[12].get("value").is_none(), "none has no value key");
 
         let log = serde_json::to_value(JsonEvent::from(&events[2])).unwrap();
         assert_eq!(log["transportLog"]["direction"], "DIRECTION_UPLINK");

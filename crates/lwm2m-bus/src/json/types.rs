@@ -103,6 +103,31 @@ pub enum JsonValue {
     Time(i64),
     Objlnk(JsonObjLnk),
     Corelnk(String),
+    /// A value no model types: raw bytes with guesses.
+    Untyped(JsonUntyped),
+}
+
+/// `UntypedValue`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct JsonUntyped {
+    #[serde(with = "base64_bytes")]
+    pub raw: Vec<u8>,
+    pub content_format: u32,
+    pub guesses: Vec<JsonValue>,
+    pub rendering: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_model: Option<JsonMissingModel>,
+}
+
+/// `MissingModel`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct JsonMissingModel {
+    pub object_id: u32,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<u32>,
 }
 
 /// `ObjLnk`.

@@ -8,8 +8,10 @@
 
 mod path;
 mod resource_value;
+mod untyped;
 mod value;
 
 pub use path::parse_path;
 pub use resource_value::{resource_value, ResourceEntry};
+pub use untyped::{as_untyped, missing_model_text, untyped_resource_value, untyped_value};
 pub use value::value_from_proto;

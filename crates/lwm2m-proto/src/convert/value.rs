@@ -79,6 +79,8 @@ impl TryFrom<pb::Value> for Value {
             Some(Kind::Time(t)) => Value::Time(t),
             Some(Kind::Objlnk(link)) => Value::ObjectLink(ObjectLink::try_from(&link)?),
             Some(Kind::Corelnk(text)) => Value::CoreLink(text),
+            // No model typed it: the bytes as the device sent them.
+            Some(Kind::Untyped(untyped)) => Value::Opaque(untyped.raw),
         })
     }
 }
