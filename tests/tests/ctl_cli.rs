@@ -362,6 +362,74 @@ async fn an_operator_session_from_models_to_device_reads() {
     let missing_op = ctl_dispatch(&server, &["ops", "get", &unknown_op]).await;
     assert_eq!(missing_op.status.code(), Some(2));
 
+    // Write-Attributes, Create and Delete have their own subcommands
+    // (issue 15): attributes show in a Discover; an instance is created
+    // with a typed value, read, deleted, and then is gone.
+    let attrs = ctl(
+        &server,
+        &[
+            "--json",
+            "write-attributes",
+            "sim-0001",
+            "/3/0/9",
+            "--pmin",
+            "5",
+            "--pmax",
+            "60",
+        ],
+    )
+    .await;
+    assert_eq!(attrs.status.code(), Some(0), "{:?}", attrs);
+    assert_eq!(json_of(&attrs)["code"], "2.04");
+    let discovered = json_of(&ctl(&server, &["--json", "discover", "sim-0001", "/3/0/9"]).await);
+    let links = discovered["link_format"].as_str().unwrap_or_default();
+    assert!(
+        links.contains("pmin=5") && links.contains("pmax=60"),
+        "{discovered}"
+    );
+    let inverted = ctl(
+        &server,
+        &[
+            "write-attributes",
+            "sim-0001",
+            "/3/0/9",
+            "--pmin",
+            "60",
+            "--pmax",
+            "5",
+        ],
+    )
+    .await;
+    assert_eq!(
+        inverted.status.code(),
+        Some(1),
+        "pmax below pmin is a usage error"
+    );
+    let created = ctl(
+        &server,
+        &[
+            "--json",
+            "create",
+            "sim-0001",
+            "/3303",
+            "--instance",
+            "7",
+            "5701:string=Cel",
+        ],
+    )
+    .await;
+    assert_eq!(created.status.code(), Some(0), "{created:?}");
+    assert_eq!(json_of(&created)["code"], "2.01");
+    let unit = json_of(&ctl(&server, &["--json", "read", "sim-0001", "/3303/7/5701"]).await);
+    assert_eq!(unit["values"][0]["value"], "Cel", "{unit}");
+    let deleted = ctl_dispatch(&server, &["--json", "delete", "sim-0001", "/3303/7"]).await;
+    assert_eq!(deleted.status.code(), Some(0), "{deleted:?}");
+    assert_eq!(json_of(&deleted)["operation"]["state"], "SUCCESSFUL");
+    let gone = ctl(&server, &["--json", "read", "sim-0001", "/3303/7"]).await;
+    assert_eq!(gone.status.code(), Some(3), "the instance is gone");
+    let not_an_instance = ctl(&server, &["delete", "sim-0001", "/3303"]).await;
+    assert_eq!(not_an_instance.status.code(), Some(1));
+
     // Exit codes: unknown endpoint 2 (and no JSON), a path that is not one
     // 1, a resource the device lacks 3, an unreachable server 4.
     let unknown = ctl(&server, &["--json", "read", "nobody", "/3/0/9"]).await;

@@ -111,6 +111,30 @@ pub enum Command {
         path: String,
         arguments: Option<String>,
     },
+    /// Set notification attributes on a node:
+    /// `lwm2mctl write-attributes sim-0001 /3303/0/5700 --pmin 10 --pmax 60 --st 0.5`.
+    WriteAttributes {
+        endpoint: String,
+        path: String,
+        #[command(flatten)]
+        attributes: NotificationAttributes,
+    },
+    /// Create an object instance: `lwm2mctl create sim-0001 /3303 --instance 1 5701:string=Cel`.
+    ///
+    /// Values are RES=VALUE (typed by the object model) or RES:TYPE=VALUE
+    /// (string, integer, unsigned, float, boolean, time, opaque, objlnk).
+    /// Without --instance the device chooses the id (values, if any, are
+    /// sent for instance 0).
+    Create {
+        endpoint: String,
+        /// The object, e.g. /3303.
+        path: String,
+        #[arg(long)]
+        instance: Option<u16>,
+        values: Vec<String>,
+    },
+    /// Delete an object instance: `lwm2mctl delete sim-0001 /3303/1`.
+    Delete { endpoint: String, path: String },
     /// Discover a node's attributes and resources.
     Discover { endpoint: String, path: String },
     /// Observe a node and print notifications until Ctrl-C.
@@ -137,6 +161,44 @@ pub enum Command {
         #[arg(long)]
         endpoint: Option<String>,
     },
+}
+
+/// LwM2M notification attributes (Core §5.1.2), as `write-attributes` flags.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NotificationAttributes {
+    /// Minimum period between notifications, seconds.
+    #[arg(long)]
+    pub pmin: Option<u32>,
+    /// Maximum period between notifications, seconds.
+    #[arg(long)]
+    pub pmax: Option<u32>,
+    /// Notify when the value rises above this.
+    #[arg(long)]
+    pub gt: Option<f64>,
+    /// Notify when the value falls below this.
+    #[arg(long)]
+    pub lt: Option<f64>,
+    /// Notify when the value changes by at least this step.
+    #[arg(long)]
+    pub st: Option<f64>,
+    /// Minimum evaluation period, seconds (LwM2M 1.1+).
+    #[arg(long)]
+    pub epmin: Option<u32>,
+    /// Maximum evaluation period, seconds (LwM2M 1.1+).
+    #[arg(long)]
+    pub epmax: Option<u32>,
+}
+
+impl NotificationAttributes {
+    pub fn is_empty(&self) -> bool {
+        self.pmin.is_none()
+            && self.pmax.is_none()
+            && self.gt.is_none()
+            && self.lt.is_none()
+            && self.st.is_none()
+            && self.epmin.is_none()
+            && self.epmax.is_none()
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -44,6 +44,8 @@ pub fn value_text(value: Option<&Value>) -> String {
     match value.and_then(|v| v.kind.as_ref()) {
         Some(Kind::Opaque(b)) => format!("0x{}", hex::encode(b)),
         Some(Kind::StringValue(s)) | Some(Kind::Corelnk(s)) => s.clone(),
+        // Unquoted, as operators write it (`write … 0:0`).
+        Some(Kind::Objlnk(l)) => format!("{}:{}", l.object, l.instance),
         _ => value_json(value).to_string(),
     }
 }
@@ -249,6 +251,12 @@ mod tests {
             "0x0102"
         );
         assert_eq!(value_json(None), Json::Null);
+        let link = Kind::Objlnk(lwm2m_proto::events::v1::ObjLnk {
+            object: 0,
+            instance: 0,
+        });
+        assert_eq!(value_text(value(link.clone()).as_ref()), "0:0");
+        assert_eq!(value_json(value(link).as_ref()), json!("0:0"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::render;
 use crate::values::{parse_path, parse_value};
 
-async fn downlink(ctx: &Context, endpoint: &str, op: Operation) -> Result<(), Error> {
+pub(super) async fn downlink(ctx: &Context, endpoint: &str, op: Operation) -> Result<(), Error> {
     let mut client = ctx.transport().await?;
     let response = client
         .downlink(DownlinkRequest {

@@ -12,7 +12,7 @@ use crate::exit_code::Exit;
 use crate::render;
 use crate::values::{parse_path, parse_value};
 
-fn options(ctx: &Context, content_format: Option<u32>) -> Option<CommandOptions> {
+pub(super) fn options(ctx: &Context, content_format: Option<u32>) -> Option<CommandOptions> {
     Some(CommandOptions {
         timeout_ms: ctx.global.timeout.saturating_mul(1000),
         no_wait: false,
@@ -267,7 +267,7 @@ fn outcome_json(op: &Operation, values: &[ResourceValue]) -> Json {
     out
 }
 
-fn print_outcome(
+pub(super) fn print_outcome(
     ctx: &Context,
     op: Option<Operation>,
     values: &[ResourceValue],

@@ -5,6 +5,7 @@ mod device_ops;
 mod devices;
 mod dispatch_ops;
 mod models;
+mod object_ops;
 mod ops;
 mod profiles;
 mod registrations;
@@ -92,6 +93,18 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             path,
             arguments,
         } => device_ops::exec(&ctx, &endpoint, &path, arguments).await,
+        Command::WriteAttributes {
+            endpoint,
+            path,
+            attributes,
+        } => object_ops::write_attributes(&ctx, &endpoint, &path, &attributes).await,
+        Command::Create {
+            endpoint,
+            path,
+            instance,
+            values,
+        } => object_ops::create(&ctx, &endpoint, &path, instance, &values).await,
+        Command::Delete { endpoint, path } => object_ops::delete(&ctx, &endpoint, &path).await,
         Command::Discover { endpoint, path } if ctx.via_dispatch() => {
             dispatch_ops::discover(&ctx, &endpoint, &path).await
         }
