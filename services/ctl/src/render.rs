@@ -44,6 +44,7 @@ pub fn value_text(value: Option<&Value>) -> String {
     match value.and_then(|v| v.kind.as_ref()) {
         Some(Kind::Opaque(b)) => format!("0x{}", hex::encode(b)),
         Some(Kind::StringValue(s)) | Some(Kind::Corelnk(s)) => s.clone(),
+        Some(Kind::Untyped(u)) => u.rendering.clone(),
         // Unquoted, as operators write it (`write … 0:0`).
         Some(Kind::Objlnk(l)) => format!("{}:{}", l.object, l.instance),
         _ => value_json(value).to_string(),

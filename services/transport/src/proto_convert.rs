@@ -275,7 +275,7 @@ pub(crate) fn result_from_proto(response: pb::DownlinkResponse) -> Result<Downli
         content_format: response.content_format.and_then(|c| u16::try_from(c).ok()),
         location: response.location,
         observation_token: response.observation_token,
-        decode_error: None,
+        decode_error: response.decode_error,
     })
 }
 

@@ -160,10 +160,29 @@ async fn print_events_until_ctrl_c(
 /// Prints the device's answer; a 4.xx/5.xx answer is printed too, then
 /// becomes the error that sets the exit code.
 fn print_response(ctx: &Context, response: &DownlinkResponse) -> Result<(), Error> {
+    let unreadable = render::answer_error(response);
+    // Links that are not link-format would print as garbage.
+    let shown = DownlinkResponse {
+        link_format: response
+            .link_format
+            .clone()
+            .filter(|_| unreadable.is_none()),
+        ..response.clone()
+    };
     if ctx.global.json {
-        ctx.print_json(&render::response_json(response));
+        ctx.print_json(&render::response_json(&shown));
     } else {
-        print!("{}", render::response_text(response));
+        print!("{}", render::response_text(&shown));
+    }
+    if let Some(warning) = render::missing_models_warning(response) {
+        eprintln!("lwm2mctl: {warning}");
+    }
+    if let Some(reason) = unreadable {
+        return Err(Error::DeviceAnswer {
+            code: response.code.clone(),
+            name: response.code_name.clone(),
+            reason,
+        });
     }
     if response.code.starts_with('2') {
         Ok(())
