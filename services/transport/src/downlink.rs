@@ -141,19 +141,28 @@ async fn run_locally(
     let versions = Node::versions(reg);
     let models = node.models.for_device(&versions);
     let formats = DeviceFormats::of(reg, node.config.overrides(&reg.endpoint));
+    // Token of the observation an Observe of an observed path reuses.
+    let mut reused: Option<Vec<u8>> = None;
     let (planned, token) = match &operation {
         Operation::CancelObserve { path } => {
-            cancel_plan(node, reg, std::slice::from_ref(path), false).await?
+            cancel_plan(node, reg, std::slice::from_ref(path), false, deadline).await?
         }
-        Operation::CancelObserveComposite { paths } => cancel_plan(node, reg, paths, true).await?,
+        Operation::CancelObserveComposite { paths } => {
+            cancel_plan(node, reg, paths, true, deadline).await?
+        }
         _ => {
             let planned = operation::plan(&operation, &reg.root_path, &formats, &models)?;
-            let token = if operation.observes() {
-                Some(start_observation(node, reg, &operation, planned.format).await?)
+            if operation.observes() {
+                match start_observation(node, reg, &operation, planned.format).await? {
+                    Observed::New(token) => (planned, Some(token)),
+                    Observed::Existing(existing) => {
+                        reused = Some(existing.token.clone());
+                        (read_of_observed(reg, &existing)?, None)
+                    }
+                }
             } else {
-                None
-            };
-            (planned, token)
+                (planned, None)
+            }
         }
     };
     let summary = format!(
@@ -201,8 +210,20 @@ async fn run_locally(
     if result.decode_error.is_some() {
         Counters::inc(&node.counters.decode_failures);
     }
+    crate::missing_models::note(node, reg, &mut result.values);
     let mut published = Vec::new();
-    if let Some(token) = observe_token {
+    if let Some(token) = reused.filter(|_| response.code.is_success()) {
+        // The observation goes on; this answer is its current value.
+        let hex = hex::encode(token);
+        result.observation_token = Some(hex.clone());
+        result.observation_reused = true;
+        if !result.values.is_empty() {
+            published.push(node.event(
+                &device,
+                events::values(ValueSource::Notify, result.values.clone(), Some(hex)),
+            ));
+        }
+    } else if let Some(token) = observe_token {
         if confirms_observation(&response) {
             let hex = hex::encode(token.as_bytes());
             result.observation_token = Some(hex.clone());
@@ -210,7 +231,6 @@ async fn run_locally(
                 published.push(node.event(
                     &device,
                     events::values(ValueSource::Notify, result.values.clone(), Some(hex)),
-    crate::missing_models::note(node, reg, &mut result.values);
                 ));
             }
         } else {
@@ -243,14 +263,43 @@ async fn run_locally(
     Ok(result)
 }
 
+/// What an Observe found in the session store.
+enum Observed {
+    /// A new observation with this token, stored before the Observe leaves.
+    New(Token),
+    /// The device already has an observation of the path: one per device
+    /// and path (as ThingsBoard keeps it), so that one is reused.
+    Existing(Observation),
+}
+
+/// A plain Read (the observation's request without Observe, in its format)
+/// answering an Observe of a path the device already reports on: the caller
+/// gets the current value without a second observation on the device.
+fn read_of_observed(
+    reg: &Registration,
+    existing: &Observation,
+) -> Result<operation::Planned, Error> {
+    let format = existing.content_format.and_then(ContentFormat::from_code);
+    let mut request = operation::observe_request(
+        &reg.root_path,
+        &crate::observe::paths_of(existing),
+        existing.composite,
+        format,
+        0,
+    )?;
+    request.options.remove(lwm2m_coap::option_number::OBSERVE);
+    Ok(operation::Planned { request, format })
+}
+
 /// Stores the observation (with a fresh random token) before the Observe
-/// leaves, so a notification reaching any node can be matched.
+/// leaves, so a notification reaching any node can be matched; or finds
+/// the observation the device already has of these paths.
 async fn start_observation(
     node: &Arc<Node>,
     reg: &Registration,
     operation: &Operation,
     format: Option<ContentFormat>,
-) -> Result<Token, Error> {
+) -> Result<Observed, Error> {
     let paths = operation.value_paths();
     for _ in 0..4 {
         let bytes: [u8; 8] = rand::random();
@@ -270,8 +319,13 @@ async fn start_observation(
             last_notification_ms: None,
             context: BTreeMap::from([("node_id".to_owned(), node.node_id.clone())]),
         };
-        match node.sessions.add_observation(observation).await {
-            Ok(()) => return Ok(token),
+        match node
+            .sessions
+            .add_observation_unless_observed(observation)
+            .await
+        {
+            Ok(None) => return Ok(Observed::New(token)),
+            Ok(Some(existing)) => return Ok(Observed::Existing(existing)),
             Err(lwm2m_session::SessionError::TokenInUse { .. }) => continue,
             Err(lwm2m_session::SessionError::NotRegistered { endpoint, .. }) => {
                 return Err(Error::NotRegistered(endpoint))
@@ -282,13 +336,18 @@ async fn start_observation(
     Err(Error::Overloaded)
 }
 
-/// Finds the observation of `paths`, forgets it everywhere and plans the
-/// proactive cancel (Observe = 1 with its token, RFC 7641 §3.6).
+/// Finds every observation of `paths` (one, unless duplicates were stored
+/// before observations were reused), forgets them everywhere, cancels the
+/// duplicates on the device and plans the proactive cancel of the oldest,
+/// whose answer is the operation's (Observe = 1 with its token, RFC 7641
+/// §3.6). Should the device still notify one of them, nobody holds it any
+/// more and the notification gets RST.
 async fn cancel_plan(
     node: &Arc<Node>,
     reg: &Registration,
     paths: &[LwM2mPath],
     composite: bool,
+    deadline: Instant,
 ) -> Result<(operation::Planned, Option<Token>), Error> {
     let wanted: Vec<String> = paths
         .iter()
@@ -299,24 +358,52 @@ async fn cancel_plan(
         .observations(&reg.endpoint)
         .await
         .map_err(|e| node.store_error(e))?;
-    let observation = observations
+    let mut matching: Vec<Observation> = observations
         .into_iter()
-        .find(|o| o.composite == composite && o.paths == wanted)
-        .ok_or_else(|| Error::ObservationNotFound {
+        .filter(|o| o.composite == composite && o.paths == wanted)
+        .collect();
+    matching.sort_by(|a, b| (a.created_at_ms, &a.token).cmp(&(b.created_at_ms, &b.token)));
+    let Some(observation) = matching.first().cloned() else {
+        return Err(Error::ObservationNotFound {
             endpoint: reg.endpoint.clone(),
             paths: wanted.join(","),
-        })?;
-    node.sessions
-        .remove_observation(&reg.endpoint, &observation.token)
+        });
+    };
+    for other in &matching {
+        node.sessions
+            .remove_observation(&reg.endpoint, &other.token)
+            .await
+            .map_err(|e| node.store_error(e))?;
+        if let Ok(token) = Token::new(&other.token) {
+            node.forget_token(token).await;
+        }
+    }
+    let cancel_of = |o: &Observation| {
+        let format = o.content_format.and_then(ContentFormat::from_code);
+        operation::observe_request(&reg.root_path, paths, composite, format, 1)
+            .map(|request| operation::Planned { request, format })
+    };
+    for duplicate in matching.iter().skip(1) {
+        let Ok(token) = Token::new(&duplicate.token) else {
+            continue;
+        };
+        // Best effort: a device that missed it gets RST at its next notification.
+        let options = RequestOptions::con().with_token(token);
+        if let Err(e) = send(
+            node,
+            reg,
+            cancel_of(duplicate)?.request,
+            options,
+            None,
+            deadline,
+        )
         .await
-        .map_err(|e| node.store_error(e))?;
+        {
+            tracing::debug!(endpoint = %reg.endpoint, error = %e, "cancel of a duplicate observation");
+        }
+    }
     let token = Token::new(&observation.token)?;
-    node.forget_token(token).await;
-    let format = observation
-        .content_format
-        .and_then(ContentFormat::from_code);
-    let request = operation::observe_request(&reg.root_path, paths, composite, format, 1)?;
-    Ok((operation::Planned { request, format }, Some(token)))
+    Ok((cancel_of(&observation)?, Some(token)))
 }
 
 /// Sends through the UDP task (or holds for a sleeping device) and waits

@@ -71,6 +71,9 @@ pub(crate) enum Command {
     },
     /// Forget a local observation: later notifications get RST.
     Forget { token: Token },
+    /// End a local observation on the device too: forget it and send the
+    /// proactive cancel (GET with Observe = 1, RFC 7641 §3.6).
+    End { token: Token },
 }
 
 /// How other tasks reach the UDP task.
@@ -132,6 +135,11 @@ impl DriverHandle {
     /// Forgets a local observation (no message is sent).
     pub async fn forget(&self, token: Token) {
         let _ = self.command(Command::Forget { token }).await;
+    }
+
+    /// Forgets a local observation and cancels it on the device.
+    pub async fn end(&self, token: Token) {
+        let _ = self.command(Command::End { token }).await;
     }
 }
 
@@ -342,6 +350,16 @@ impl<P: Clone + Eq + Hash + std::fmt::Debug> Exchanges<P> {
             Command::Forget { token } => {
                 if let Some(id) = self.observations.remove(&token) {
                     let _ = self.endpoint.cancel(id);
+                }
+            }
+            Command::End { token } => {
+                if let Some(id) = self.observations.remove(&token) {
+                    // Its answer matches no pending call and is dropped.
+                    // Without the registering request (accepted from the
+                    // token index without one) only RST can end it.
+                    if self.endpoint.cancel_observation(now, id).is_err() {
+                        let _ = self.endpoint.cancel(id);
+                    }
                 }
             }
         }

@@ -247,6 +247,17 @@ impl Node {
         }
     }
 
+    /// Ends a local observation the session store no longer has (cancelled
+    /// on another node, or its registration is gone): forgets it and sends
+    /// the device the proactive cancel, so a notification already
+    /// acknowledged is the last one (later ones would get RST anyway).
+    pub async fn end_observation(&self, token: lwm2m_coap::Token) {
+        self.driver.end(token).await;
+        if let Some(secure) = &self.secure {
+            secure.end(token).await;
+        }
+    }
+
     /// Any uplink: NAT rebinding moves the address, downlinks follow the
     /// node. Writes only when something changed or `last_seen` is stale.
     pub async fn touch(&self, reg: &Registration, peer: Peer) -> Registration {

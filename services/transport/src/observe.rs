@@ -5,7 +5,11 @@
 //! whichever node a notification reaches can match it by token. A node that
 //! did not send the Observe sees the notification as unmatched, looks the
 //! token up, and accepts it (ACK, and later notifications match locally) or
-//! rejects it with RST when no observation has that token.
+//! rejects it with RST when no observation has that token. A notification
+//! matched locally but whose observation left the store (cancelled on
+//! another node, registration replaced) was already acknowledged by the
+//! CoAP layer: the node then cancels it on the device (GET with Observe = 1)
+//! and forgets it, so any later one gets RST (RFC 7641 §3.6).
 //! Freshness (RFC 7641 §3.4) is decided by the store so that reordering
 //! across nodes is caught too.
 
@@ -48,8 +52,8 @@ pub(crate) async fn on_notification(
         Ok(Some(observation)) => observation,
         Ok(None) => {
             // Cancelled meanwhile (re-registration, cancel on another node):
-            // forget it so the next notification gets RST.
-            node.forget_token(token).await;
+            // nobody holds it any more, end it on the device.
+            node.end_observation(token).await;
             return;
         }
         Err(e) => {
@@ -69,7 +73,7 @@ pub(crate) async fn on_notification(
                 return;
             }
             Ok(None) => {
-                node.forget_token(token).await;
+                node.end_observation(token).await;
                 return;
             }
             Err(e) => {
@@ -90,7 +94,7 @@ pub(crate) async fn on_notification(
     let reg = match node.sessions.get_by_endpoint(&observation.endpoint).await {
         Ok(Some(reg)) if reg.registration_id == observation.registration_id => reg,
         Ok(_) => {
-            node.forget_token(token).await;
+            node.end_observation(token).await;
             return;
         }
         Err(e) => {

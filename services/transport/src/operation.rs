@@ -240,6 +240,9 @@ pub struct DownlinkResult {
     pub location: Option<String>,
     /// Token of the observation an Observe started, lowercase hex.
     pub observation_token: Option<String>,
+    /// The Observe found the path already observed and reused that
+    /// observation (its token is `observation_token`).
+    pub observation_reused: bool,
     /// Why `values` is empty although a payload came back.
     pub decode_error: Option<String>,
 }
@@ -543,6 +546,7 @@ pub(crate) fn interpret(
         content_format,
         location: None,
         observation_token: None,
+        observation_reused: false,
         decode_error: None,
     };
     if !response.code.is_success() {
@@ -582,10 +586,6 @@ pub(crate) fn interpret(
     result
 }
 
-/// Whether `response` confirms an observation (success with Observe option).
-pub(crate) fn confirms_observation(response: &Response) -> bool {
-    response.code.is_success() && response.options.contains(option_number::OBSERVE)
-}
 /// The link-format body of a Discover answer. Another Content-Format (a
 /// real client answered TLV) or a body that is not text is the device's
 /// error, reported with the payload in hex rather than shown as links.
@@ -608,6 +608,10 @@ fn discover_links(content_format: Option<u16>, payload: &[u8]) -> Result<String,
     }
 }
 
+/// Whether `response` confirms an observation (success with Observe option).
+pub(crate) fn confirms_observation(response: &Response) -> bool {
+    response.code.is_success() && response.options.contains(option_number::OBSERVE)
+}
 
 #[cfg(test)]
 mod tests {

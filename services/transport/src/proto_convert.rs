@@ -259,6 +259,7 @@ pub(crate) fn result_to_proto(result: DownlinkResult) -> pb::DownlinkResponse {
         content_format: result.content_format.map(u32::from),
         location: result.location,
         observation_token: result.observation_token,
+        observation_reused: result.observation_reused,
     }
 }
 
@@ -275,6 +276,7 @@ pub(crate) fn result_from_proto(response: pb::DownlinkResponse) -> Result<Downli
         content_format: response.content_format.and_then(|c| u16::try_from(c).ok()),
         location: response.location,
         observation_token: response.observation_token,
+        observation_reused: response.observation_reused,
         decode_error: response.decode_error,
     })
 }
@@ -415,6 +417,7 @@ mod tests {
             content_format: Some(40),
             location: None,
             observation_token: Some("ab".into()),
+            observation_reused: true,
             decode_error: None,
         };
         let proto = result_to_proto(result.clone());
