@@ -53,9 +53,17 @@ pub async fn serve(
     health
         .set_serving::<RegistryLookupServiceServer<lookup::LookupApi>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(lwm2m_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Both reflection versions: many installed grpcurl versions and client
+    // libraries ask `v1alpha` first and give up on UNIMPLEMENTED.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(lwm2m_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(|e| Error::Config(format!("reflection: {e}")))?;
+    let reflection = reflection()
         .build_v1()
         .map_err(|e| Error::Config(format!("reflection: {e}")))?;
     let limits = registry.limits().clone();
@@ -72,6 +80,7 @@ pub async fn serve(
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(TenantServiceServer::new(tenants::TenantApi(
             registry.clone(),
         )))
