@@ -66,21 +66,29 @@ pub(crate) fn of_values(values: &[ResourceValue]) -> Vec<MissingModel> {
 /// once per device and object every [`REPORT_EVERY`]).
 pub(crate) fn note(node: &Arc<Node>, reg: &Registration, values: &mut [ResourceValue]) {
     let missing = name_versions(reg, values);
-    if missing.is_empty() {
+    let tenant = reg.tenant.clone().unwrap_or_default();
+    let now = Instant::now();
+    let fresh: Vec<MissingModel> = missing
+        .into_iter()
+        .filter(|m| due(&tenant, &reg.endpoint, m, now))
+        .collect();
+    if fresh.is_empty() {
         return;
     }
-    let text: Vec<String> = missing
+    let text: Vec<String> = fresh
         .iter()
         .map(lwm2m_proto::convert::missing_model_text)
         .collect();
     tracing::info!(endpoint = %reg.endpoint, missing = ?text, "values without a model kept as raw bytes");
-    let (Some(directory), Some(tenant)) = (node.directory.clone(), reg.tenant.as_deref()) else {
+    let Some(directory) = node.directory.clone() else {
         return;
     };
-    let Ok(tenant) = TenantId::parse(tenant, "tenant") else {
+    let Ok(tenant) = TenantId::parse(&tenant, "tenant") else {
         return;
     };
-    let objects: BTreeSet<ModelKey> = missing
+    // The unknown-objects list names objects: a resource missing from a
+    // known object's model is only logged.
+    let objects: BTreeSet<ModelKey> = fresh
         .iter()
         .filter(|m| m.resource_id.is_none())
         .filter_map(|m| {
@@ -89,7 +97,6 @@ pub(crate) fn note(node: &Arc<Node>, reg: &Registration, values: &mut [ResourceV
                 version: m.version.parse().ok()?,
             })
         })
-        .filter(|key| due(tenant.as_str(), &reg.endpoint, *key, Instant::now()))
         .collect();
     if objects.is_empty() {
         return;
@@ -107,10 +114,11 @@ pub(crate) fn note(node: &Arc<Node>, reg: &Registration, values: &mut [ResourceV
     });
 }
 
-type ReportKey = (String, String, ModelKey);
+/// Tenant, endpoint and the missing model.
+type ReportKey = (String, String, MissingModel);
 
-/// Whether this device's missing `key` was not reported within [`REPORT_EVERY`].
-fn due(tenant: &str, endpoint: &str, key: ModelKey, now: Instant) -> bool {
+/// Whether this device's missing model was not reported within [`REPORT_EVERY`].
+fn due(tenant: &str, endpoint: &str, missing: &MissingModel, now: Instant) -> bool {
     static REPORTED: OnceLock<Mutex<HashMap<ReportKey, Instant>>> = OnceLock::new();
     let Ok(mut reported) = REPORTED.get_or_init(Default::default).lock() else {
         return true;
@@ -118,7 +126,7 @@ fn due(tenant: &str, endpoint: &str, key: ModelKey, now: Instant) -> bool {
     if reported.len() >= REMEMBERED_MAX {
         reported.clear();
     }
-    let entry = (tenant.to_owned(), endpoint.to_owned(), key);
+    let entry = (tenant.to_owned(), endpoint.to_owned(), missing.clone());
     match reported.get(&entry) {
         Some(at) if now.saturating_duration_since(*at) < REPORT_EVERY => false,
         _ => {
@@ -194,14 +202,15 @@ mod tests {
 
     #[test]
     fn a_device_and_object_is_reported_once_a_minute() {
-        let key = ModelKey {
+        let missing = MissingModel {
             object_id: 31024,
-            version: Version::V1_0,
+            version: "1.0".into(),
+            resource_id: None,
         };
         let t0 = Instant::now();
-        assert!(due("t", "dev-due", key, t0));
-        assert!(!due("t", "dev-due", key, t0 + Duration::from_secs(1)));
-        assert!(due("t", "other-dev-due", key, t0));
-        assert!(due("t", "dev-due", key, t0 + REPORT_EVERY));
+        assert!(due("t", "dev-due", &missing, t0));
+        assert!(!due("t", "dev-due", &missing, t0 + Duration::from_secs(1)));
+        assert!(due("t", "other-dev-due", &missing, t0));
+        assert!(due("t", "dev-due", &missing, t0 + REPORT_EVERY));
     }
 }
