@@ -488,7 +488,12 @@ impl Engine {
             }
         };
         let mut cancelled = 0u32;
+        // One cancel per path: the transport ends every observation of it.
+        let mut seen = std::collections::HashSet::new();
         for observation in observations {
+            if !seen.insert((observation.composite, observation.paths.clone())) {
+                continue;
+            }
             let operation = if observation.composite {
                 Op::CancelObserveComposite(tpb::CancelObserveCompositeOperation {
                     paths: observation.paths.clone(),
