@@ -20,6 +20,7 @@ use lwm2m_transport::{
     ClusterConfig, NodeIdSource, TransportConfig, TransportDeps, TransportHandle,
 };
 
+use crate::startup_checks::{check_postgres, ensure_kafka_topics, TopicsOf};
 use crate::{Error, Settings};
 
 /// Capacity of the in-process bus's fan-out to subscribers.
@@ -97,9 +98,15 @@ pub async fn session_stores(
     if url == "memory" {
         return Ok((Arc::new(MemoryStore::new()), Arc::new(MemoryCluster::new())));
     }
-    let store = RedisStore::connect(url, &settings.storage.session_prefix)
-        .await
-        .map_err(|e| Error::config("storage.sessions", format!("cannot use {url}: {e}")))?;
+    crate::startup_checks::check_redis(url, settings).await?;
+    let timeout = Duration::from_millis(settings.storage.connect_timeout_ms);
+    let store = tokio::time::timeout(
+        timeout,
+        RedisStore::connect(url, &settings.storage.session_prefix),
+    )
+    .await
+    .map_err(|_| Error::Backend(format!("Redis at {url} did not answer within {timeout:?}")))?
+    .map_err(|e| Error::config("storage.sessions", format!("cannot use {url}: {e}")))?;
     let store = Arc::new(store);
     Ok((store.clone(), store))
 }
@@ -147,6 +154,7 @@ pub struct Backends {
 impl Backends {
     pub async fn new(settings: &Settings) -> Result<Self, Error> {
         let (sessions, cluster) = session_stores(settings).await?;
+        ensure_kafka_topics(settings, TopicsOf::Transport).await?;
         Ok(Backends {
             cluster,
             sessions,
@@ -180,7 +188,7 @@ pub async fn start_transport_on(
         let mut remote = GrpcLookup::connect(url).await.map_err(|e| {
             Error::config("transport.registry_url", format!("cannot use {url}: {e}"))
         })?;
-        if let Some(feed) = kafka_change_feed(settings).await? {
+        if let Some(feed) = kafka_change_feed(settings)? {
             remote = remote.with_changes_from(feed);
         }
         Some(Arc::new(remote) as Arc<dyn RegistryLookup>)
@@ -286,6 +294,8 @@ pub async fn start_dispatch(
     local: Option<Arc<dyn RegistryLookup>>,
 ) -> Result<DispatchHandle, Error> {
     let config = dispatch_config(settings)?;
+    check_postgres(&config.database_url, "dispatch.database_url", settings).await?;
+    ensure_kafka_topics(settings, TopicsOf::Dispatch).await?;
     let url = settings.dispatch.registry_url.as_str();
     let registry = if url.is_empty() {
         local
@@ -339,14 +349,15 @@ pub fn registry_config(settings: &Settings) -> Result<RegistryConfig, Error> {
 
 /// The registry change feed on Kafka when the bus is Kafka (a cluster:
 /// every replica's changes reach every transport), else `None`.
-async fn kafka_change_feed(settings: &Settings) -> Result<Option<Arc<dyn ChangeFeed>>, Error> {
+fn kafka_change_feed(settings: &Settings) -> Result<Option<Arc<dyn ChangeFeed>>, Error> {
     if settings.storage.bus == "memory" {
         return Ok(None);
     }
     let k = &settings.kafka;
-    let feed = KafkaFeed::connect(&k.brokers, &k.topic_registry_changes)
-        .await
-        .map_err(|e| Error::config("kafka.topic_registry_changes", e.to_string()))?;
+    // The topic was created or checked with the component's others
+    // (`startup_checks`), so that `kafka.create_topics` decides.
+    let feed = KafkaFeed::open(&k.brokers, &k.topic_registry_changes)
+        .map_err(|e| Error::config("kafka.brokers", e.to_string()))?;
     Ok(Some(feed))
 }
 
@@ -357,8 +368,15 @@ pub async fn start_registry(
     settings: &Settings,
     shutdown: crate::Shutdown,
 ) -> Result<RegistryHandle, Error> {
+    check_postgres(
+        &settings.registry.database_url,
+        "registry.database_url",
+        settings,
+    )
+    .await?;
+    ensure_kafka_topics(settings, TopicsOf::Registry).await?;
     let mut shutdown = shutdown;
-    let deps = match kafka_change_feed(settings).await? {
+    let deps = match kafka_change_feed(settings)? {
         Some(feed) => RegistryDeps { feed },
         None => RegistryDeps::default(),
     };
@@ -502,6 +520,6 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.contains("storage.sessions"), "{err}");
+        assert!(err.starts_with("Redis unreachable at 127.0.0.1:1"), "{err}");
     }
 }

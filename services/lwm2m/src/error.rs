@@ -11,6 +11,11 @@ pub enum Error {
     #[error("configuration: {0}")]
     ConfigSource(String),
 
+    /// A backend (Kafka, Redis, PostgreSQL) cannot be used at start; the
+    /// message names it, where it was looked for and why.
+    #[error("{0}")]
+    Backend(String),
+
     /// A component failed to start or stopped with an error.
     #[error("{component}: {reason}")]
     Component {

@@ -9,6 +9,7 @@ pub mod components;
 pub mod error;
 pub mod settings;
 pub mod shutdown;
+pub mod startup_checks;
 pub mod targets;
 
 pub use error::Error;

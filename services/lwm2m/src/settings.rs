@@ -224,6 +224,9 @@ pub struct StorageSettings {
     pub session_prefix: String,
     /// `memory` (in-process, standalone) or `kafka` (see `[kafka]`).
     pub bus: String,
+    /// How long start-up waits for Redis (`sessions`) to answer before it
+    /// stops with "Redis unreachable at host:port".
+    pub connect_timeout_ms: u64,
 }
 
 impl Default for StorageSettings {
@@ -232,6 +235,7 @@ impl Default for StorageSettings {
             sessions: "memory".to_owned(),
             session_prefix: "lwm2m".to_owned(),
             bus: "memory".to_owned(),
+            connect_timeout_ms: 5_000,
         }
     }
 }
@@ -261,6 +265,23 @@ pub struct KafkaSettings {
     /// With `acknowledge_after_delivery`: events not delivered within this
     /// long get the device a 5.03, and it retries later.
     pub delivery_timeout_ms: u64,
+    /// Create the topics a process writes or reads at start (an existing
+    /// topic is left as it is). Off: only check they exist, and refuse to
+    /// start naming the missing ones (brokers where services may not
+    /// create topics).
+    pub create_topics: bool,
+    /// Partitions of a created topic (the registry change topic always
+    /// gets one, for order).
+    pub topic_partitions: i32,
+    /// Replicas per partition of a created topic; -1: the broker's
+    /// `default.replication.factor`.
+    pub topic_replication_factor: i32,
+    /// `retention.ms` of a created topic; -1: keep forever; 0: the
+    /// broker's default.
+    pub topic_retention_ms: i64,
+    /// How long start-up waits for the brokers to answer before it stops
+    /// with "Kafka broker unreachable at …".
+    pub connect_timeout_ms: u64,
 }
 
 impl Default for KafkaSettings {
@@ -275,6 +296,11 @@ impl Default for KafkaSettings {
             buffer_capacity: 100_000,
             acknowledge_after_delivery: true,
             delivery_timeout_ms: 5_000,
+            create_topics: true,
+            topic_partitions: 6,
+            topic_replication_factor: -1,
+            topic_retention_ms: 7 * 24 * 3600 * 1000,
+            connect_timeout_ms: 10_000,
         }
     }
 }
@@ -295,6 +321,10 @@ pub struct RegistrySettings {
     pub migrate_on_start: bool,
     /// Database connections per registry process.
     pub max_connections: u32,
+    /// How long start-up waits for PostgreSQL (the registry's and
+    /// dispatch's database) before it stops with "PostgreSQL unreachable
+    /// at host:port".
+    pub connect_timeout_ms: u64,
     /// Tenant created at start if missing; empty for none (clusters).
     pub default_tenant: String,
     /// Largest model upload (all DDF files of one call together).
@@ -310,6 +340,7 @@ impl Default for RegistrySettings {
             grpc_bind: String::new(),
             migrate_on_start: true,
             max_connections: 10,
+            connect_timeout_ms: 10_000,
             default_tenant: "default".to_owned(),
             max_model_upload_bytes: 32 * 1024 * 1024,
             max_csv_bytes: 10 * 1024 * 1024,
@@ -613,6 +644,7 @@ impl Settings {
         if !matches!(self.storage.bus.as_str(), "memory" | "kafka") {
             return Err(Error::config("storage.bus", "must be `memory` or `kafka`"));
         }
+        self.validate_backends()?;
         if !matches!(self.kafka.encoding.as_str(), "protobuf" | "json") {
             return Err(Error::config(
                 "kafka.encoding",
@@ -639,6 +671,45 @@ impl Settings {
                 "registry.max_connections",
                 "must be positive",
             ));
+        }
+        Ok(())
+    }
+
+    /// Topic layout and start-up timeouts of the backends.
+    fn validate_backends(&self) -> Result<(), Error> {
+        let k = &self.kafka;
+        if k.topic_partitions < 1 {
+            return Err(Error::config(
+                "kafka.topic_partitions",
+                "must be at least 1",
+            ));
+        }
+        if k.topic_replication_factor == 0 || k.topic_replication_factor < -1 {
+            return Err(Error::config(
+                "kafka.topic_replication_factor",
+                "must be at least 1, or -1 for the broker's default",
+            ));
+        }
+        if k.topic_retention_ms < -1 {
+            return Err(Error::config(
+                "kafka.topic_retention_ms",
+                "must be positive, -1 (forever) or 0 (the broker's default)",
+            ));
+        }
+        for (key, ms) in [
+            ("kafka.connect_timeout_ms", k.connect_timeout_ms),
+            (
+                "storage.connect_timeout_ms",
+                self.storage.connect_timeout_ms,
+            ),
+            (
+                "registry.connect_timeout_ms",
+                self.registry.connect_timeout_ms,
+            ),
+        ] {
+            if ms == 0 {
+                return Err(Error::config(key, "must be positive"));
+            }
         }
         Ok(())
     }
@@ -894,6 +965,58 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("dispatch.default_timeout_ms"), "{err}");
+    }
+
+    #[test]
+    fn backend_start_up_settings_have_defaults_and_are_checked() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert!(s.kafka.create_topics);
+        assert_eq!(s.kafka.topic_replication_factor, -1);
+        assert_eq!(s.kafka.topic_retention_ms, 604_800_000);
+        let s = Settings::load(
+            None,
+            env(&[
+                ("LWM2M_KAFKA_CREATE_TOPICS", "false"),
+                ("LWM2M_KAFKA_TOPIC_PARTITIONS", "3"),
+                ("LWM2M_KAFKA_CONNECT_TIMEOUT_MS", "2000"),
+            ]),
+        )
+        .unwrap();
+        assert!(!s.kafka.create_topics);
+        assert_eq!(s.kafka.topic_partitions, 3);
+        assert_eq!(s.kafka.connect_timeout_ms, 2000);
+        for (var, value, key) in [
+            (
+                "LWM2M_KAFKA_TOPIC_PARTITIONS",
+                "0",
+                "kafka.topic_partitions",
+            ),
+            (
+                "LWM2M_KAFKA_TOPIC_REPLICATION_FACTOR",
+                "0",
+                "kafka.topic_replication_factor",
+            ),
+            (
+                "LWM2M_KAFKA_TOPIC_RETENTION_MS",
+                "-5",
+                "kafka.topic_retention_ms",
+            ),
+            (
+                "LWM2M_STORAGE_CONNECT_TIMEOUT_MS",
+                "0",
+                "storage.connect_timeout_ms",
+            ),
+            (
+                "LWM2M_REGISTRY_CONNECT_TIMEOUT_MS",
+                "0",
+                "registry.connect_timeout_ms",
+            ),
+        ] {
+            let err = Settings::load(None, env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{var}={value}: {err}");
+        }
     }
 
     #[test]
