@@ -10,7 +10,9 @@ use crate::suites::CipherSuite;
 /// what the transport uses unless told otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
-    /// Suites offered, in order of preference (default: all, CCM_8 first).
+    /// Suites we negotiate, in our order of preference: the first one the
+    /// client also offers wins. Default [`CipherSuite::ALL`]: AEAD before
+    /// CBC, CCM_8 first, SHA-1 last.
     pub cipher_suites: Vec<CipherSuite>,
     /// Length of the Connection IDs we issue: 0 disables CID, else 4..=32
     /// (default 8). The first byte is `node_id`.

@@ -99,6 +99,18 @@ pub(crate) fn psk_pre_master(psk: &[u8]) -> Vec<u8> {
     out
 }
 
+/// ECDHE_PSK pre-master secret (RFC 5489 §2): the ECDH secret as
+/// `other_secret`, then the PSK, each with a 16-bit length.
+pub(crate) fn ecdhe_psk_pre_master(other_secret: &[u8], psk: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + other_secret.len() + psk.len());
+    for part in [other_secret, psk] {
+        let n = u16::try_from(part.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&n.to_be_bytes());
+        out.extend_from_slice(part);
+    }
+    out
+}
+
 /// Running SHA-256 of the handshake transcript.
 #[derive(Clone, Default)]
 pub(crate) struct Transcript {
@@ -165,5 +177,13 @@ mod tests {
     #[test]
     fn psk_pre_master_layout() {
         assert_eq!(psk_pre_master(&[7, 8]), vec![0, 2, 0, 0, 0, 2, 7, 8]);
+    }
+
+    #[test]
+    fn ecdhe_psk_pre_master_layout() {
+        assert_eq!(
+            ecdhe_psk_pre_master(&[1, 2, 3], &[7, 8]),
+            vec![0, 3, 1, 2, 3, 0, 2, 7, 8]
+        );
     }
 }

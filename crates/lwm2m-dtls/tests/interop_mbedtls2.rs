@@ -232,3 +232,56 @@ async fn mbedtls2_dtls_1_0_only_client_gets_protocol_version() {
         }
     )));
 }
+
+/// Each suite added for real clients, offered alone by Mbed TLS 2.28.
+#[tokio::test]
+async fn mbedtls2_psk_aes_128_ccm_only() {
+    round_trip(0xC0A4, DEFAULT_MINIMUM, CipherSuite::PskAes128Ccm).await;
+}
+
+#[tokio::test]
+async fn mbedtls2_psk_aes_128_cbc_sha_only() {
+    round_trip(0x008C, DEFAULT_MINIMUM, CipherSuite::PskAes128CbcSha).await;
+}
+
+#[tokio::test]
+async fn mbedtls2_ecdhe_psk_aes_128_cbc_sha256_only() {
+    round_trip(
+        0xC037,
+        DEFAULT_MINIMUM,
+        CipherSuite::EcdhePskAes128CbcSha256,
+    )
+    .await;
+}
+
+/// The server's preference order is its own (`ServerConfig::cipher_suites`):
+/// with the client offering three suites, the first one we list wins.
+#[tokio::test]
+async fn mbedtls2_server_preference_order_is_configurable() {
+    for (order, expect) in [
+        (
+            vec![CipherSuite::PskAes128CbcSha, CipherSuite::PskAes128Ccm],
+            CipherSuite::PskAes128CbcSha,
+        ),
+        (
+            vec![CipherSuite::PskAes128Ccm, CipherSuite::PskAes128CbcSha],
+            CipherSuite::PskAes128Ccm,
+        ),
+    ] {
+        let config = ServerConfig {
+            cipher_suites: order,
+            ..ServerConfig::default()
+        };
+        let Some(out) =
+            run_client(config, &[0xC0A8, 0xC0A4, 0x008C], DEFAULT_MINIMUM, DTLS_1_2).await
+        else {
+            return;
+        };
+        assert!(
+            out.stdout.contains("PAYLOAD hello over dtls"),
+            "{}",
+            out.stdout
+        );
+        assert_eq!(completed_suite(&out.events).map(|c| c.0), Some(expect));
+    }
+}

@@ -115,6 +115,17 @@ async fn webrtc_dtls_psk_gcm_with_ems() {
     .await;
 }
 
+/// TLS_PSK_WITH_AES_128_CCM (16-byte tag), offered alone.
+#[tokio::test]
+async fn webrtc_dtls_psk_ccm_with_ems() {
+    webrtc_round_trip(
+        CipherSuiteId::Tls_Psk_With_Aes_128_Ccm,
+        ExtendedMasterSecretType::Require,
+        CipherSuite::PskAes128Ccm,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn webrtc_dtls_psk_ccm8_without_ems() {
     webrtc_round_trip(
@@ -279,6 +290,16 @@ async fn webrtc_dtls_x509_ecdhe_ecdsa_gcm() {
     webrtc_x509(
         CipherSuiteId::Tls_Ecdhe_Ecdsa_With_Aes_128_Gcm_Sha256,
         CipherSuite::EcdheEcdsaAes128GcmSha256,
+    )
+    .await;
+}
+
+/// TLS_ECDHE_ECDSA_WITH_AES_128_CCM (16-byte tag), offered alone.
+#[tokio::test]
+async fn webrtc_dtls_x509_ecdhe_ecdsa_ccm() {
+    webrtc_x509(
+        CipherSuiteId::Tls_Ecdhe_Ecdsa_With_Aes_128_Ccm,
+        CipherSuite::EcdheEcdsaAes128Ccm,
     )
     .await;
 }

@@ -50,6 +50,10 @@ pub fn transport_config(settings: &Settings) -> TransportConfig {
         ..TransportConfig::default()
     };
     config.dtls.connection_id_length = usize::from(s.dtls.connection_id_length);
+    // Checked by `Settings::validate`; the engine's default otherwise.
+    if let Ok(suites) = s.dtls.parsed_cipher_suites() {
+        config.dtls.cipher_suites = suites;
+    }
     config.dtls.node_id = u8::try_from(s.node.id).unwrap_or(0);
     config.cluster = ClusterConfig {
         node_id_source: match (s.node.id, s.node.derive.as_str()) {

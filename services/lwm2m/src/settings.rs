@@ -179,6 +179,56 @@ pub struct DtlsSettings {
     pub accept_raw_public_keys: bool,
     /// Accept device certificates past their notAfter.
     pub accept_expired_certificates: bool,
+    /// The cipher suites the server negotiates, by IANA name, in its order
+    /// of preference (the first one the device also offers wins). A TOML
+    /// list, or in the environment a comma-separated string
+    /// (`LWM2M_DTLS_CIPHER_SUITES=TLS_PSK_WITH_AES_128_CCM_8,TLS_PSK_WITH_AES_128_CCM`).
+    /// Default: every suite, AEAD before CBC, CCM_8 first (LwM2M's
+    /// mandatory suite), SHA-1 last; the ECDHE_ECDSA suites need
+    /// `private_key_file`.
+    #[serde(deserialize_with = "names_or_comma_list")]
+    pub cipher_suites: Vec<String>,
+}
+
+impl DtlsSettings {
+    /// `cipher_suites` as the engine's suites.
+    pub fn parsed_cipher_suites(&self) -> Result<Vec<lwm2m_transport::dtls::CipherSuite>, Error> {
+        use lwm2m_transport::dtls::CipherSuite;
+        if self.cipher_suites.is_empty() {
+            return Err(Error::config("dtls.cipher_suites", "is empty"));
+        }
+        self.cipher_suites
+            .iter()
+            .map(|name| {
+                CipherSuite::from_name(name).ok_or_else(|| {
+                    let known: Vec<&str> = CipherSuite::ALL.iter().map(|s| s.name()).collect();
+                    Error::config(
+                        "dtls.cipher_suites",
+                        format!("unknown suite {name:?}; known: {}", known.join(", ")),
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// A list of names from TOML, or one comma-separated string (environment).
+fn names_or_comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Names {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Names::deserialize(d)? {
+        Names::List(list) => list,
+        Names::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 impl Default for DtlsSettings {
@@ -191,6 +241,10 @@ impl Default for DtlsSettings {
             trust_store_file: String::new(),
             accept_raw_public_keys: true,
             accept_expired_certificates: false,
+            cipher_suites: lwm2m_transport::dtls::CipherSuite::ALL
+                .iter()
+                .map(|s| s.name().to_owned())
+                .collect(),
         }
     }
 }
@@ -606,6 +660,7 @@ impl Settings {
                 "must be above 0 and at most half of node.lease_ttl_ms",
             ));
         }
+        self.dtls.parsed_cipher_suites()?;
         let cid = self.dtls.connection_id_length;
         // RFC 9146 allows up to 255; one byte carries the node id, and fewer
         // than 4 bytes leave too little room to tell sessions apart.
@@ -783,6 +838,49 @@ mod tests {
         assert_eq!(s.grpc.bind.to_string(), "127.0.0.1:50051");
         assert_eq!(s.storage.sessions, "memory");
         assert_eq!(s.dtls.connection_id_length, 8);
+    }
+
+    #[test]
+    fn dtls_cipher_suites_from_file_or_environment_in_order() {
+        use lwm2m_transport::dtls::CipherSuite;
+        let default = Settings::default().dtls.parsed_cipher_suites().unwrap();
+        assert_eq!(default, CipherSuite::ALL.to_vec());
+        let mut file = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
+        writeln!(
+            file,
+            "[dtls]\ncipher_suites = [\"TLS_PSK_WITH_AES_128_CCM\", \"TLS_PSK_WITH_AES_128_CCM_8\"]"
+        )
+        .unwrap();
+        let s = Settings::load(Some(file.path()), env(&[])).unwrap();
+        assert_eq!(
+            s.dtls.parsed_cipher_suites().unwrap(),
+            vec![CipherSuite::PskAes128Ccm, CipherSuite::PskAes128Ccm8]
+        );
+        let s = Settings::load(
+            None,
+            env(&[(
+                "LWM2M_DTLS_CIPHER_SUITES",
+                "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256, TLS_PSK_WITH_AES_128_CBC_SHA",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.dtls.parsed_cipher_suites().unwrap(),
+            vec![
+                CipherSuite::EcdhePskAes128CbcSha256,
+                CipherSuite::PskAes128CbcSha
+            ]
+        );
+        let err = Settings::load(
+            None,
+            env(&[("LWM2M_DTLS_CIPHER_SUITES", "TLS_RSA_WITH_RC4")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("dtls.cipher_suites") && err.contains("TLS_RSA_WITH_RC4"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -158,6 +158,15 @@ pub(crate) fn parse_psk_client_key_exchange(body: &[u8]) -> Option<Vec<u8>> {
     r.is_empty().then(|| identity.to_vec())
 }
 
+/// ECDHE_PSK ClientKeyExchange (RFC 5489 §2): the PSK identity, then the
+/// client's ECDH point.
+pub(crate) fn parse_ecdhe_psk_client_key_exchange(body: &[u8]) -> Option<(Vec<u8>, &[u8])> {
+    let mut r = Reader::new(body);
+    let identity = r.vec16()?;
+    let point = r.vec8()?;
+    (r.is_empty() && !point.is_empty()).then(|| (identity.to_vec(), point))
+}
+
 #[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) fn encode_psk_client_key_exchange(identity: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(2 + identity.len());

@@ -28,6 +28,8 @@ pub(crate) struct Negotiated {
     pub(crate) client_cid: Option<Vec<u8>>,
     /// Terms of the certificate suites (`None` for PSK).
     pub(crate) certs: Option<CertTerms>,
+    /// ECDHE_PSK: answer ec_point_formats (RFC 8422 §5.2: only if sent).
+    pub(crate) echo_point_formats: bool,
 }
 
 /// Certificate types and what to echo in the ServerHello.
@@ -70,9 +72,11 @@ pub(crate) fn negotiate(
         }
         _ => None,
     };
+    let ecdhe_psk = ecdhe_psk_terms(ch);
     let usable = |s: &CipherSuite| match s.key_exchange() {
         KeyExchange::Psk => true,
         KeyExchange::EcdheEcdsa => matches!(cert_terms, Some(Ok(_))),
+        KeyExchange::EcdhePsk => ecdhe_psk.is_ok(),
     };
     let Some(suite) = suites
         .iter()
@@ -89,6 +93,10 @@ pub(crate) fn negotiate(
     let certs = match (suite.key_exchange(), cert_terms) {
         (KeyExchange::EcdheEcdsa, Some(Ok(t))) => Some(t),
         _ => None,
+    };
+    let echo_point_formats = match (suite.key_exchange(), ecdhe_psk) {
+        (KeyExchange::EcdhePsk, Ok(echo)) => echo,
+        _ => false,
     };
     let extended_master_secret = match ch.extensions.get(EXT_EXTENDED_MASTER_SECRET) {
         Some([]) => true,
@@ -114,7 +122,30 @@ pub(crate) fn negotiate(
         renegotiation_info,
         client_cid,
         certs,
+        echo_point_formats,
     })
+}
+
+/// Whether ECDHE_PSK (RFC 5489) can be used with this client: it must
+/// accept secp256r1 and uncompressed points (an absent extension accepts
+/// them, RFC 8422 §4). `Ok(true)`: it sent ec_point_formats, echo it.
+fn ecdhe_psk_terms(ch: &ClientHello) -> Result<bool, u8> {
+    if let Some(body) = ch.extensions.get(EXT_SUPPORTED_GROUPS) {
+        let groups = parse_u16_list(body).ok_or(alert::DECODE_ERROR)?;
+        if !groups.contains(&GROUP_SECP256R1) {
+            return Err(alert::HANDSHAKE_FAILURE);
+        }
+    }
+    match ch.extensions.get(EXT_EC_POINT_FORMATS) {
+        Some(body) => {
+            let formats = parse_u8_list(body).ok_or(alert::DECODE_ERROR)?;
+            if !formats.contains(&POINT_FORMAT_UNCOMPRESSED) {
+                return Err(alert::HANDSHAKE_FAILURE);
+            }
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// Whether the certificate suites can be used with this client, and how.
@@ -235,6 +266,32 @@ mod tests {
         let reneg = hello(&[(EXT_RENEGOTIATION_INFO, vec![1, 9])], &[0xC0A8]);
         assert_eq!(
             negotiate(&reneg, &CipherSuite::ALL, false, None),
+            Err(alert::HANDSHAKE_FAILURE)
+        );
+    }
+
+    #[test]
+    fn ecdhe_psk_needs_p256_and_uncompressed_points() {
+        let suites = [CipherSuite::EcdhePskAes128CbcSha256];
+        let ch = hello(&[], &[0xC037]);
+        let n = negotiate(&ch, &suites, false, None).unwrap();
+        assert_eq!(n.suite, CipherSuite::EcdhePskAes128CbcSha256);
+        assert!(!n.echo_point_formats && n.certs.is_none());
+        let ch = hello(
+            &[
+                (EXT_SUPPORTED_GROUPS, encode_u16_list(&[29, 23])),
+                (EXT_EC_POINT_FORMATS, encode_u8_list(&[0])),
+            ],
+            &[0xC037],
+        );
+        assert!(
+            negotiate(&ch, &suites, false, None)
+                .unwrap()
+                .echo_point_formats
+        );
+        let ch = hello(&[(EXT_SUPPORTED_GROUPS, encode_u16_list(&[29]))], &[0xC037]);
+        assert_eq!(
+            negotiate(&ch, &suites, false, None),
             Err(alert::HANDSHAKE_FAILURE)
         );
     }

@@ -37,7 +37,9 @@ use super::extensions::{
     POINT_FORMAT_UNCOMPRESSED,
 };
 use super::flight::{Flight, FlightItem};
-use super::messages::{parse_psk_client_key_exchange, ClientHello, ServerHello};
+use super::messages::{
+    parse_ecdhe_psk_client_key_exchange, parse_psk_client_key_exchange, ClientHello, ServerHello,
+};
 use super::negotiate::{CertTerms, Negotiated};
 use super::reassembly::Reassembler;
 use super::{
@@ -47,10 +49,12 @@ use super::{
 use crate::event::PeerCredential;
 use crate::pki::{key, verify, ServerPki};
 use crate::prf::{
-    extended_master_secret, key_block, master_secret, psk_pre_master, verify_data, Transcript,
+    ecdhe_psk_pre_master, extended_master_secret, key_block, master_secret, psk_pre_master,
+    verify_data, Transcript,
 };
 use crate::record::DTLS_1_2;
 use crate::record_layer::RecordLayer;
+use crate::suites::KeyExchange;
 
 /// Length of an uncompressed P-256 point (0x04 ‖ x ‖ y); RFC 8422 §5.1.2
 /// allows no other format.
@@ -121,6 +125,10 @@ pub(crate) struct ServerHandshake {
     pub(crate) answered: bool,
     pub(crate) identity: Vec<u8>,
     ecdhe: Option<Ecdhe>,
+    /// ECDHE_PSK: our ephemeral key, then the ECDH secret (the
+    /// `other_secret` of RFC 5489 §2) once the client's point arrived.
+    psk_ephemeral: Option<p256::SecretKey>,
+    psk_ecdh_secret: Option<Vec<u8>>,
     master: Option<[u8; 48]>,
 }
 
@@ -148,6 +156,12 @@ impl ServerHandshake {
         }
         if negotiated.client_cid.is_some() {
             extensions.push(EXT_CONNECTION_ID, encode_connection_id(our_cid));
+        }
+        if negotiated.echo_point_formats {
+            extensions.push(
+                EXT_EC_POINT_FORMATS,
+                encode_u8_list(&[POINT_FORMAT_UNCOMPRESSED]),
+            );
         }
         if let Some(t) = negotiated.certs {
             if t.echo_point_formats {
@@ -213,6 +227,16 @@ impl ServerHandshake {
             }
             None => None,
         };
+        // RFC 5489 §2: an unsigned ServerKeyExchange with an (empty) PSK
+        // identity hint and our ephemeral point; the PSK authenticates it.
+        let psk_ephemeral = (negotiated.suite.key_exchange() == KeyExchange::EcdhePsk).then(|| {
+            let ephemeral = p256::SecretKey::random(&mut &mut *rng);
+            let point = ephemeral.public_key().to_encoded_point(false);
+            let mut body = vec![0, 0];
+            body.extend_from_slice(&ecdh_params(point.as_bytes()));
+            push(SERVER_KEY_EXCHANGE, body);
+            ephemeral
+        });
         push(SERVER_HELLO_DONE, Vec::new());
         let state = if ecdhe.is_some() {
             State::AwaitClientCertificate
@@ -232,6 +256,8 @@ impl ServerHandshake {
             answered: true,
             identity: Vec::new(),
             ecdhe,
+            psk_ephemeral,
+            psk_ecdh_secret: None,
             master: None,
         })
     }
@@ -273,6 +299,19 @@ impl ServerHandshake {
                 self.install_keys(&pms, rl)?;
                 self.state = State::AwaitCertificateVerify;
                 Ok(Step::Continue)
+            }
+            (State::AwaitClientKeyExchange, CLIENT_KEY_EXCHANGE)
+                if self.psk_ephemeral.is_some() =>
+            {
+                let (identity, point) =
+                    parse_ecdhe_psk_client_key_exchange(&msg.body).ok_or(alert::DECODE_ERROR)?;
+                let ephemeral = self.psk_ephemeral.as_ref().ok_or(alert::INTERNAL_ERROR)?;
+                self.psk_ecdh_secret = Some(ecdh_secret(ephemeral, point)?);
+                self.identity = identity;
+                self.transcript.update(&msg.transcript_bytes());
+                self.peer_flight(msg);
+                self.state = State::AwaitPsk;
+                Ok(Step::NeedPsk(self.identity.clone()))
             }
             (State::AwaitClientKeyExchange, CLIENT_KEY_EXCHANGE) => {
                 self.identity =
@@ -363,14 +402,7 @@ impl ServerHandshake {
     fn ecdh(&self, msg: &Message) -> Result<Vec<u8>, u8> {
         let ecdhe = self.ecdhe.as_ref().ok_or(alert::INTERNAL_ERROR)?;
         let point = parse_ecdhe_client_key_exchange(&msg.body).ok_or(alert::DECODE_ERROR)?;
-        if point.len() != P256_POINT_LEN {
-            return Err(alert::ILLEGAL_PARAMETER);
-        }
-        // Rejects points not on the curve and the identity.
-        let peer = p256::PublicKey::from_sec1_bytes(point).map_err(|_| alert::ILLEGAL_PARAMETER)?;
-        let shared =
-            p256::ecdh::diffie_hellman(ecdhe.ephemeral.to_nonzero_scalar(), peer.as_affine());
-        Ok(shared.raw_secret_bytes().to_vec())
+        ecdh_secret(&ecdhe.ephemeral, point)
     }
 
     /// Master secret and traffic keys from the pre-master secret.
@@ -400,8 +432,24 @@ impl ServerHandshake {
         if self.state != State::AwaitPsk {
             return Err(alert::INTERNAL_ERROR);
         }
-        self.install_keys(&psk_pre_master(psk), rl)?;
+        let pms = match &self.psk_ecdh_secret {
+            Some(other) => ecdhe_psk_pre_master(other, psk),
+            None => psk_pre_master(psk),
+        };
+        self.install_keys(&pms, rl)?;
         self.state = State::AwaitFinished;
         Ok(())
     }
+}
+
+/// The ECDH secret with the client's point (RFC 8422 §5.10: the
+/// x-coordinate of the shared point).
+fn ecdh_secret(ephemeral: &p256::SecretKey, point: &[u8]) -> Result<Vec<u8>, u8> {
+    if point.len() != P256_POINT_LEN {
+        return Err(alert::ILLEGAL_PARAMETER);
+    }
+    // Rejects points not on the curve and the identity.
+    let peer = p256::PublicKey::from_sec1_bytes(point).map_err(|_| alert::ILLEGAL_PARAMETER)?;
+    let shared = p256::ecdh::diffie_hellman(ephemeral.to_nonzero_scalar(), peer.as_affine());
+    Ok(shared.raw_secret_bytes().to_vec())
 }

@@ -1,4 +1,5 @@
-//! AEAD record protection for AES-128-CCM-8 (RFC 6655) and AES-128-GCM
+//! AEAD record protection for AES-128-CCM-8 and AES-128-CCM (16-byte tag,
+//! RFC 6655 / RFC 7251) and AES-128-GCM
 //! (RFC 5288): `GenericAEADCipher { nonce_explicit[8], ciphertext || tag }`
 //! with nonce = 4-byte implicit IV || 8-byte explicit part. We use
 //! epoch||sequence as the explicit part, which is unique per key.
@@ -7,11 +8,13 @@ use aes::Aes128;
 use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::{AeadCore, AeadInPlace, KeyInit};
 use aes_gcm::Aes128Gcm;
-use ccm::consts::{U12, U8};
+use ccm::consts::{U12, U16, U8};
 use ccm::Ccm;
 
 /// CCM with an 8-byte tag and a 12-byte nonce (L = 3).
 pub(crate) type Aes128Ccm8 = Ccm<Aes128, U8, U12>;
+/// CCM with a 16-byte tag and a 12-byte nonce (`_AES_128_CCM` suites).
+pub(crate) type Aes128Ccm16 = Ccm<Aes128, U16, U12>;
 
 fn nonce(iv: [u8; 4], explicit: [u8; 8]) -> [u8; 12] {
     let mut n = [0u8; 12];
@@ -83,6 +86,27 @@ pub(crate) fn open_ccm8(
     open(&cipher, iv, fragment, 8, aad_for_len)
 }
 
+pub(crate) fn seal_ccm(
+    key: &[u8; 16],
+    iv: [u8; 4],
+    explicit: [u8; 8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Option<Vec<u8>> {
+    let cipher = Aes128Ccm16::new_from_slice(key).ok()?;
+    seal(&cipher, iv, explicit, aad, plaintext)
+}
+
+pub(crate) fn open_ccm(
+    key: &[u8; 16],
+    iv: [u8; 4],
+    fragment: &[u8],
+    aad_for_len: &dyn Fn(usize) -> Vec<u8>,
+) -> Option<Vec<u8>> {
+    let cipher = Aes128Ccm16::new_from_slice(key).ok()?;
+    open(&cipher, iv, fragment, 16, aad_for_len)
+}
+
 pub(crate) fn seal_gcm(
     key: &[u8; 16],
     iv: [u8; 4],
@@ -135,6 +159,40 @@ mod tests {
         })
         .unwrap();
         assert_eq!(opened, p);
+    }
+
+    /// NIST CAVP CCM test vectors (DVPT128.rsp, [Alen = 32, Plen = 24,
+    /// Nlen = 12, Tlen = 16], Count = 0): a 16-byte tag with the 12-byte
+    /// nonce of TLS, the parameters of TLS_PSK_WITH_AES_128_CCM and
+    /// TLS_ECDHE_ECDSA_WITH_AES_128_CCM. (The SP 800-38C examples and RFC
+    /// 3610 have no 16-byte tag with a 12-byte nonce.)
+    #[test]
+    fn ccm16_nist_cavp_tlen16_nlen12() {
+        let key: [u8; 16] = unhex("005e8f4d8e0cbf4e1ceeb5d87a275848")
+            .try_into()
+            .unwrap();
+        let n = unhex("0ec3ac452b547b9062aac8fa");
+        let iv: [u8; 4] = n[..4].try_into().unwrap();
+        let explicit: [u8; 8] = n[4..].try_into().unwrap();
+        let aad = unhex("2f1821aa57e5278ffd33c17d46615b77363149dbc98470413f6543a6b749f2ca");
+        let p = unhex("b6f345204526439daf84998f380dcfb4b4167c959c04ff65");
+        let c = unhex(
+            "9575e16f35da3c88a19c26a7b762044f4d7bbbafeff05d75 4829e2a7752fa3a14890972884b511d8",
+        );
+        let sealed = seal_ccm(&key, iv, explicit, &aad, &p).unwrap();
+        assert_eq!(&sealed[..8], &explicit);
+        assert_eq!(&sealed[8..], &c[..]);
+        let opened = open_ccm(&key, iv, &sealed, &|len| {
+            assert_eq!(len, p.len());
+            aad.clone()
+        })
+        .unwrap();
+        assert_eq!(opened, p);
+        // The 16-byte tag is checked in full; a CCM_8 key schedule cannot open it.
+        let mut bad = sealed.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert!(open_ccm(&key, iv, &bad, &|_| aad.clone()).is_none());
+        assert!(open_ccm8(&key, iv, &sealed, &|_| aad.clone()).is_none());
     }
 
     /// GCM spec (McGrew/Viega) test case 4, a NIST CAVP-style vector with a
