@@ -257,3 +257,47 @@ async fn tlv_reads_of_objects_without_a_model_keep_the_bytes_and_reach_the_regis
     registry.close().await;
     harness.cleanup().await;
 }
+
+/// A Send (SenML, which carries its own types) of an object without a model
+/// reaches the bus with its values, typed by the SenML form.
+#[tokio::test]
+async fn a_send_of_an_object_without_a_model_reaches_the_bus() {
+    let store = Store::new(Backend::Memory).await;
+    let node = TestNode::start(store.sessions.clone()).await;
+    let mut events = node.events();
+    let mut dev = Device::new(node.handle.coap_addr).await;
+    dev.register("sender", &["lt=300", "lwm2m=1.1"], "</>;ct=110,</33605/5>")
+        .await;
+    let payload = br#"[{"bn":"/33605/5/","n":"1","v":21.5},{"n":"2","vs":"on"}]"#;
+    let answer = dev
+        .request(
+            Request::post("/dp")
+                .with_content_format(110)
+                .with_payload(payload.to_vec()),
+        )
+        .await;
+    assert_eq!(answer.code, ResponseCode::CHANGED);
+    let sent = events.values("sender", ValueSource::Send).await;
+    let kinds: Vec<(String, Option<Kind>)> = sent
+        .values
+        .iter()
+        .map(|v| {
+            (
+                v.path.clone(),
+                v.value.as_ref().and_then(|v| v.kind.clone()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("/33605/5/1".to_owned(), Some(Kind::Float(21.5))),
+            (
+                "/33605/5/2".to_owned(),
+                Some(Kind::StringValue("on".into()))
+            ),
+        ]
+    );
+    node.stop().await;
+    store.cleanup().await;
+}
