@@ -137,8 +137,16 @@ pub enum Command {
     Delete { endpoint: String, path: String },
     /// Discover a node's attributes and resources.
     Discover { endpoint: String, path: String },
-    /// Observe a node and print notifications until Ctrl-C.
-    Observe { endpoint: String, path: String },
+    /// Observe a node and print its notifications until Ctrl-C, SIGTERM,
+    /// --count or --duration.
+    ///
+    /// A device has one observation per path: if the path is already
+    /// observed (a profile, another operator), this joins that observation
+    /// and leaves it running at the end. An observation this command
+    /// started is cancelled on the device when it ends, unless --keep is
+    /// given (cancel it later with
+    /// `lwm2mctl call EP ObserveCancel '{"id":"PATH"}'`).
+    Observe(ObserveArgs),
     /// Any command as ThingsBoard RPC JSON, through dispatch.
     ///
     /// `lwm2mctl call sim-0001 Read '{"id":"/3/0"}'`, or the whole request:
@@ -199,6 +207,21 @@ impl NotificationAttributes {
             && self.epmin.is_none()
             && self.epmax.is_none()
     }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ObserveArgs {
+    pub endpoint: String,
+    pub path: String,
+    /// Leave the observation on the device when this command ends.
+    #[arg(long)]
+    pub keep: bool,
+    /// Stop after this many notifications (the first is the current value).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub duration: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]

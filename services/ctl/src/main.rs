@@ -9,6 +9,7 @@ mod commands;
 mod csv_chunks;
 mod error;
 mod exit_code;
+mod local_time;
 mod model_files;
 mod progress;
 mod proto_json;

@@ -90,18 +90,15 @@ pub fn response_json(response: &DownlinkResponse) -> Json {
     if let Some(location) = &response.location {
         out["location"] = json!(location);
     }
-    out
-}
-
     if !response.missing_models.is_empty() {
         out["missing_models"] = json!(missing_models(response));
     }
     if let Some(error) = &response.decode_error {
         out["decode_error"] = json!(error);
     }
-/// A device's answer to a downlink: the code, then values, links or location.
-pub fn response_text(response: &DownlinkResponse) -> String {
-    let mut out = format!("{} {}\n", response.code, response.code_name);
+    out
+}
+
 /// Why a 2.xx answer cannot be used: the server could not read it, or a
 /// Discover answer is not link-format (checked here too, for transport
 /// nodes that do not check it).
@@ -141,6 +138,9 @@ pub fn missing_models_warning(response: &DownlinkResponse) -> Option<String> {
     })
 }
 
+/// A device's answer to a downlink: the code, then values, links or location.
+pub fn response_text(response: &DownlinkResponse) -> String {
+    let mut out = format!("{} {}\n", response.code, response.code_name);
     if !response.values.is_empty() {
         out.push_str(&values_table(&response.values));
     }
@@ -201,9 +201,11 @@ pub fn event_json(event: &UplinkEvent) -> Json {
     json!({"endpoint": event.endpoint, "timestamp_ms": event.timestamp_ms, "values": values})
 }
 
-/// One line per uplink event, for `watch` and `observe`.
+/// One line per uplink event, for `watch` and `observe`, with the event's
+/// local time (`--json` keeps `timestamp_ms`).
 pub fn event_line(e: &UplinkEvent) -> String {
     use lwm2m_proto::events::v1::uplink_event::Payload;
+    let at = crate::local_time::rfc3339_local(e.timestamp_ms);
     match &e.payload {
         Some(Payload::Values(v)) => {
             let parts: Vec<String> = v
@@ -211,21 +213,15 @@ pub fn event_line(e: &UplinkEvent) -> String {
                 .iter()
                 .map(|r| format!("{}={}", r.path, value_text(r.value.as_ref())))
                 .collect();
-            format!(
-                "{} {} {:?}: {}",
-                e.timestamp_ms,
-                e.endpoint,
-                v.source(),
-                parts.join(" ")
-            )
+            format!("{at} {} {:?}: {}", e.endpoint, v.source(), parts.join(" "))
         }
         Some(Payload::Registration(r)) => {
-            format!("{} {} {:?}", e.timestamp_ms, e.endpoint, r.kind())
+            format!("{at} {} {:?}", e.endpoint, r.kind())
         }
         Some(Payload::TransportLog(l)) => {
-            format!("{} {} {}", e.timestamp_ms, e.endpoint, l.message)
+            format!("{at} {} {}", e.endpoint, l.message)
         }
-        None => format!("{} {} (empty event)", e.timestamp_ms, e.endpoint),
+        None => format!("{at} {} (empty event)", e.endpoint),
     }
 }
 
@@ -237,6 +233,32 @@ mod tests {
 
     fn value(kind: Kind) -> Option<Value> {
         Some(Value { kind: Some(kind) })
+    }
+
+    #[test]
+    fn events_print_local_time_and_json_keeps_the_number() {
+        use lwm2m_proto::events::v1::{uplink_event::Payload, ResourceValues, ValueSource};
+        let event = UplinkEvent {
+            endpoint: "sim-0001".into(),
+            timestamp_ms: 1_796_659_392_345,
+            payload: Some(Payload::Values(ResourceValues {
+                source: ValueSource::Notify as i32,
+                values: vec![ResourceValue {
+                    path: "/3/0/9".into(),
+                    value: value(Kind::Integer(87)),
+                    timestamp_ms: None,
+                    key: None,
+                }],
+                observation_token: None,
+            })),
+            ..Default::default()
+        };
+        let line = event_line(&event);
+        let (at, rest) = line.split_once(' ').unwrap();
+        assert_eq!(at, crate::local_time::rfc3339_local(1_796_659_392_345));
+        assert!(at.starts_with("2026-12-0") && at.contains(".345"), "{line}");
+        assert_eq!(rest, "sim-0001 Notify: /3/0/9=87");
+        assert_eq!(event_json(&event)["timestamp_ms"], 1_796_659_392_345_i64);
     }
 
     #[test]
@@ -281,7 +303,6 @@ mod tests {
             "2.05 CONTENT\nPATH    VALUE\n/3/0/9  87\n"
         );
     }
-}
 
     #[test]
     fn an_untyped_value_prints_its_guess_and_the_missing_model_warns() {
@@ -353,3 +374,4 @@ mod tests {
         };
         assert!(answer_error(&discovered).is_none());
     }
+}

@@ -1,8 +1,8 @@
 //! Operations on one device through a transport node: read, write,
-//! execute, discover, observe, and the uplink event stream.
+//! execute, discover, and the uplink event stream (observe: `observe.rs`).
 
 use futures::StreamExt;
-use lwm2m_proto::events::v1::{EventKind, ResourceValue, UplinkEvent};
+use lwm2m_proto::events::v1::{ResourceValue, UplinkEvent};
 use lwm2m_proto::transport::v1::downlink_request::Operation;
 use lwm2m_proto::transport::v1::*;
 
@@ -84,49 +84,6 @@ pub async fn discover(ctx: &Context, endpoint: &str, path: &str) -> Result<(), E
     downlink(ctx, endpoint, op).await
 }
 
-/// Observes until Ctrl-C, then cancels the observation. Notifications come
-/// from the transport's uplink stream whichever way the observation was
-/// started.
-pub async fn observe(ctx: &Context, endpoint: &str, path: &str) -> Result<(), Error> {
-    parse_path(path)?;
-    let mut client = ctx.transport().await?;
-    // Subscribe first so no notification slips between the two calls.
-    let stream = client
-        .subscribe_uplinks(SubscribeUplinksRequest {
-            endpoint: Some(endpoint.to_owned()),
-            kinds: vec![EventKind::Values as i32],
-            tenant: None,
-        })
-        .await?
-        .into_inner();
-    if ctx.via_dispatch() {
-        super::dispatch_ops::observe(ctx, endpoint, path).await?;
-    } else {
-        let op = Operation::Observe(ObserveOperation {
-            path: path.to_owned(),
-            content_format: None,
-        });
-        downlink(ctx, endpoint, op).await?;
-    }
-    let streamed = print_events_until_ctrl_c(ctx, stream).await;
-    // Cancelled the way it was started, so dispatch's record stays true.
-    if ctx.via_dispatch() {
-        super::dispatch_ops::cancel_observe(ctx, endpoint, path).await?;
-    } else {
-        let cancel = Operation::CancelObserve(CancelObserveOperation {
-            path: path.to_owned(),
-        });
-        let request = DownlinkRequest {
-            endpoint: endpoint.to_owned(),
-            tenant: String::new(),
-            timeout_ms: ctx.global.timeout.saturating_mul(1000),
-            operation: Some(cancel),
-        };
-        client.downlink(request).await?;
-    }
-    streamed
-}
-
 pub async fn watch(ctx: &Context, endpoint: Option<String>) -> Result<(), Error> {
     let mut client = ctx.transport().await?;
     let stream = client
@@ -159,7 +116,7 @@ async fn print_events_until_ctrl_c(
 
 /// Prints the device's answer; a 4.xx/5.xx answer is printed too, then
 /// becomes the error that sets the exit code.
-fn print_response(ctx: &Context, response: &DownlinkResponse) -> Result<(), Error> {
+pub(super) fn print_response(ctx: &Context, response: &DownlinkResponse) -> Result<(), Error> {
     let unreadable = render::answer_error(response);
     // Links that are not link-format would print as garbage.
     let shown = DownlinkResponse {

@@ -6,6 +6,7 @@ mod devices;
 mod dispatch_ops;
 mod models;
 mod object_ops;
+mod observe;
 mod ops;
 mod profiles;
 mod registrations;
@@ -109,7 +110,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             dispatch_ops::discover(&ctx, &endpoint, &path).await
         }
         Command::Discover { endpoint, path } => device_ops::discover(&ctx, &endpoint, &path).await,
-        Command::Observe { endpoint, path } => device_ops::observe(&ctx, &endpoint, &path).await,
+        Command::Observe(args) => observe::run(&ctx, &args).await,
         Command::Call {
             endpoint,
             method,

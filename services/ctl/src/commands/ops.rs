@@ -164,20 +164,23 @@ fn event_json(event: &OperationEvent) -> Json {
     })
 }
 
+/// One line per lifecycle change, with its local time (`--json` keeps
+/// `timestamp_ms`).
 fn event_line(event: &OperationEvent) -> String {
     let kind = event.kind().as_str_name();
     let kind = kind.strip_prefix("OPERATION_EVENT_KIND_").unwrap_or(kind);
+    let at = crate::local_time::rfc3339_local(event.timestamp_ms);
     match &event.operation {
         Some(op) => {
             let result = op.result.clone().unwrap_or_default();
             format!(
-                "{} {kind} {} {} {} {} {}",
-                event.timestamp_ms, op.id, op.endpoint, op.method, op.params_json, result.code_name
+                "{at} {kind} {} {} {} {} {}",
+                op.id, op.endpoint, op.method, op.params_json, result.code_name
             )
             .trim_end()
             .to_owned()
         }
-        None => format!("{} {kind}", event.timestamp_ms),
+        None => format!("{at} {kind}"),
     }
 }
 
@@ -229,6 +232,11 @@ mod tests {
             timestamp_ms: 7,
         };
         assert_eq!(event_json(&event)["kind"], "SUCCESSFUL");
-        assert!(event_line(&event).starts_with("7 SUCCESSFUL op-1 sim-0001 Read"));
+        assert_eq!(event_json(&event)["timestamp_ms"], 7, "--json keeps the number");
+        let line = event_line(&event);
+        let (at, rest) = line.split_once(' ').unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339(at).unwrap();
+        assert_eq!(at.timestamp_millis(), 7, "{line}");
+        assert!(rest.starts_with("SUCCESSFUL op-1 sim-0001 Read"), "{line}");
     }
 }
