@@ -321,3 +321,51 @@ async fn coap_client_gnutls_x509_untrusted_ca_is_refused() {
     );
     assert_eq!(srv.stats().handshakes_completed, 0);
 }
+
+/// The suites added for real clients: libcoap's clients cannot be told
+/// which suites to offer (both offer 0xC0A4, 0x008C and 0xC037 with PSK),
+/// so our server is limited to the one suite instead.
+async fn libcoap_psk_only(binary: &'static str, suite: CipherSuite) {
+    let (_, events) = libcoap_get(binary, only(suite, None), psk_args()).await;
+    assert_eq!(completed_psk_suite(&events), suite);
+}
+
+#[tokio::test]
+async fn coap_client_gnutls_psk_ccm_only_server() {
+    libcoap_psk_only("coap-client-gnutls", CipherSuite::PskAes128Ccm).await;
+}
+
+#[tokio::test]
+async fn coap_client_gnutls_psk_cbc_sha1_only_server() {
+    libcoap_psk_only("coap-client-gnutls", CipherSuite::PskAes128CbcSha).await;
+}
+
+#[tokio::test]
+async fn coap_client_gnutls_ecdhe_psk_only_server() {
+    libcoap_psk_only("coap-client-gnutls", CipherSuite::EcdhePskAes128CbcSha256).await;
+}
+
+#[tokio::test]
+async fn coap_client_openssl_psk_ccm_only_server() {
+    libcoap_psk_only("coap-client-openssl", CipherSuite::PskAes128Ccm).await;
+}
+
+#[tokio::test]
+async fn coap_client_openssl_psk_cbc_sha1_only_server() {
+    libcoap_psk_only("coap-client-openssl", CipherSuite::PskAes128CbcSha).await;
+}
+
+#[tokio::test]
+async fn coap_client_openssl_ecdhe_psk_only_server() {
+    libcoap_psk_only("coap-client-openssl", CipherSuite::EcdhePskAes128CbcSha256).await;
+}
+
+#[tokio::test]
+async fn coap_client_gnutls_x509_ccm() {
+    libcoap_x509("coap-client-gnutls", CipherSuite::EcdheEcdsaAes128Ccm).await;
+}
+
+#[tokio::test]
+async fn coap_client_openssl_x509_ccm() {
+    libcoap_x509("coap-client-openssl", CipherSuite::EcdheEcdsaAes128Ccm).await;
+}
