@@ -430,6 +430,106 @@ async fn an_operator_session_from_models_to_device_reads() {
     let not_an_instance = ctl(&server, &["delete", "sim-0001", "/3303"]).await;
     assert_eq!(not_an_instance.status.code(), Some(1));
 
+    // Observe: stops after --count with the event's local time, and cancels
+    // the observation it started; joins (and leaves) one that is kept; a
+    // SIGTERM (timeout(1), a service manager) cancels too.
+    let observed_paths = |out: Output| -> Json { json_of(&out)["value"].clone() };
+    let observe_read_all = ["--json", "call", "sim-0002", "ObserveReadAll", "{}"];
+    let once = ctl(&server, &["observe", "sim-0002", "/3/0/9", "--count", "1"]).await;
+    assert_eq!(once.status.code(), Some(0), "{once:?}");
+    let text = String::from_utf8_lossy(&once.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains(" sim-0002 Notify: /3/0/9="))
+        .unwrap_or_else(|| panic!("no notification line in {text:?}"));
+    let at = line.split(' ').next().unwrap_or_default().as_bytes();
+    // 2026-12-07T17:03:12.345+01:00: local RFC 3339 with milliseconds.
+    assert!(
+        at.len() == 29 && at[10] == b'T' && at[19] == b'.' && matches!(at[23], b'+' | b'-'),
+        "not RFC 3339 local time: {line}"
+    );
+    let listed = observed_paths(ctl_dispatch(&server, &observe_read_all).await);
+    assert_eq!(
+        listed,
+        serde_json::json!([]),
+        "observe left its observation"
+    );
+
+    let kept = ctl(
+        &server,
+        &[
+            "--json", "observe", "sim-0002", "/3/0/9", "--count", "1", "--keep",
+        ],
+    )
+    .await;
+    assert_eq!(kept.status.code(), Some(0), "{kept:?}");
+    let last: Json = String::from_utf8_lossy(&kept.stdout)
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    assert!(
+        last["timestamp_ms"].is_i64(),
+        "--json keeps the number: {last}"
+    );
+    let joined = ctl(&server, &["observe", "sim-0002", "/3/0/9", "--count", "1"]).await;
+    assert_eq!(joined.status.code(), Some(0), "{joined:?}");
+    assert!(
+        String::from_utf8_lossy(&joined.stderr).contains("already observed"),
+        "{joined:?}"
+    );
+    let listed = observed_paths(ctl_dispatch(&server, &observe_read_all).await);
+    assert_eq!(
+        listed,
+        serde_json::json!(["/3/0/9"]),
+        "one observation, kept"
+    );
+    let cancelled = ctl_dispatch(
+        &server,
+        &[
+            "--json",
+            "call",
+            "sim-0002",
+            "ObserveCancel",
+            r#"{"id":"/3/0/9"}"#,
+        ],
+    )
+    .await;
+    assert_eq!(cancelled.status.code(), Some(0), "{cancelled:?}");
+
+    let watcher = Command::new(binary("lwm2mctl"))
+        .env_remove("LWM2MCTL_DISPATCH")
+        .args([
+            "--server",
+            &server.transport,
+            "--registry",
+            &server.registry,
+        ])
+        .args(["observe", "sim-0002", "/3/0/9"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn lwm2mctl observe");
+    let mut watcher = LineChild::new("lwm2mctl observe", watcher);
+    watcher
+        .line("a notification", |l| l.contains(" sim-0002 Notify: "))
+        .await;
+    let listed = observed_paths(ctl_dispatch(&server, &observe_read_all).await);
+    assert_eq!(listed, serde_json::json!(["/3/0/9"]));
+    watcher.terminate();
+    let watcher_status = watcher.wait().await;
+    assert!(
+        watcher_status.success(),
+        "observe exited with {watcher_status}"
+    );
+    let listed = observed_paths(ctl_dispatch(&server, &observe_read_all).await);
+    assert_eq!(
+        listed,
+        serde_json::json!([]),
+        "SIGTERM left the observation"
+    );
+
     // Exit codes: unknown endpoint 2 (and no JSON), a path that is not one
     // 1, a resource the device lacks 3, an unreachable server 4.
     let unknown = ctl(&server, &["--json", "read", "nobody", "/3/0/9"]).await;
