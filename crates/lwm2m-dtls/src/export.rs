@@ -116,6 +116,28 @@ pub(crate) fn encode(s: &SessionState) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
+/// A stable name for a session: a one-way hash of its traffic keys, which
+/// are fresh for every handshake and unchanged by export and import. Two
+/// blobs of one session (a parked one and a reservation) share it, so the
+/// engine never imports one session twice; sessions without a Connection
+/// ID have no other stable name (their address moves). The keys cannot be
+/// derived from it.
+pub(crate) fn key_id(rl: &RecordLayer) -> Option<[u8; 16]> {
+    use sha2::{Digest, Sha256};
+    let (write, read) = (rl.write_keys.as_ref()?, rl.read_keys.as_ref()?);
+    let mut h = Sha256::new();
+    h.update(b"lwm2m-dtls session key id");
+    for k in [write, read] {
+        h.update(k.key);
+        h.update(k.iv);
+        h.update(k.mac_key);
+    }
+    let digest = h.finalize();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(digest.get(..16)?);
+    Some(id)
+}
+
 pub(crate) fn decode(blob: &[u8]) -> Result<SessionState, Error> {
     decode_inner(blob).ok_or(Error::InvalidBlob("truncated or malformed"))?
 }

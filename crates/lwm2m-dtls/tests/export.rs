@@ -101,3 +101,45 @@ fn handshake_in_progress_cannot_be_exported() {
         Err(Error::WrongState(session))
     );
 }
+
+/// A session without a Connection ID parked (exact blob) and reserved
+/// (older blob) is imported once: a second copy would write under the same
+/// keys from its own sequence numbers (AEAD nonce reuse) and keep
+/// reserving. Its key id names it the same on every node.
+#[test]
+fn a_session_without_cid_is_imported_once() {
+    let config = ServerConfig {
+        connection_id_length: 0,
+        sequence_reservation: Some(64),
+        ..ServerConfig::default()
+    };
+    let mut sim = Sim::new(config.clone(), 3);
+    let c = sim.add_client(psk_client("dev", b"k", CipherSuite::PskAes128Ccm8));
+    assert!(sim.run_until(Duration::from_secs(10), |s| s.connected(c)));
+    let session = sim.completed_sessions()[0];
+    assert_eq!(sim.server.connection_id(session), Some(&[][..]));
+    let reserved = sim.server.export_session(session).unwrap();
+    let parked = sim.server.export_session(session).unwrap();
+    let key_id = sim.server.session_key_id(session).unwrap();
+    // Already here: refused like a duplicate CID.
+    assert_eq!(
+        sim.server.import_session(sim.now, &parked, 0),
+        Err(Error::InvalidBlob("session already present"))
+    );
+
+    let mut next = DtlsServer::new(config, rng(78)).unwrap();
+    let id = next.import_session(sim.now, &parked, 0).unwrap();
+    assert_eq!(next.session_key_id(id), Some(key_id));
+    assert_eq!(
+        next.import_session(sim.now, &reserved, 64),
+        Err(Error::InvalidBlob("session already present"))
+    );
+    assert_eq!(next.established_sessions(), 1);
+    let reservations = std::iter::from_fn(|| next.poll_event())
+        .filter(|e| matches!(e, lwm2m_dtls::Event::ReserveSequenceNumbers { .. }))
+        .count();
+    assert_eq!(reservations, 1, "one reservation writer");
+    // Once it is gone, its blob may come back (a later take-over).
+    next.hand_over(sim.now, id).unwrap();
+    assert!(next.import_session(sim.now, &reserved, 64).is_ok());
+}

@@ -59,6 +59,9 @@ pub struct DtlsServer {
     sessions: HashMap<SessionId, Session>,
     by_addr: HashMap<SocketAddr, SessionId>,
     by_cid: HashMap<Vec<u8>, SessionId>,
+    /// Established sessions by `export::key_id`: an import of a session
+    /// already here (its parked and its reserved blob) is refused.
+    by_key_id: HashMap<[u8; 16], SessionId>,
     timers: BinaryHeap<Reverse<(Instant, SessionId)>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -120,6 +123,7 @@ impl DtlsServer {
             sessions: HashMap::new(),
             by_addr: HashMap::new(),
             by_cid: HashMap::new(),
+            by_key_id: HashMap::new(),
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -195,6 +199,19 @@ impl DtlsServer {
     /// import, so it names the session in a cluster store.
     pub fn connection_id(&self, session: SessionId) -> Option<&[u8]> {
         Some(self.sessions.get(&session)?.rl.cid_recv.as_slice())
+    }
+
+    /// The session currently bound to an address (for drivers keyed by address).
+    /// A stable name for an established session, the same on every node
+    /// that imports it (a one-way hash of its traffic keys): what a cluster
+    /// store keys the session's sequence-number reservation by, with or
+    /// without a Connection ID.
+    pub fn session_key_id(&self, session: SessionId) -> Option<[u8; 16]> {
+        let s = self.sessions.get(&session)?;
+        if s.phase != Phase::Established {
+            return None;
+        }
+        crate::export::key_id(&s.rl)
     }
 
     /// The session currently bound to an address (for drivers keyed by address).
@@ -492,6 +509,9 @@ impl DtlsServer {
             s.counted_as_handshake = false;
             self.handshakes -= 1;
             if s.phase == Phase::Established {
+                if let Some(key_id) = crate::export::key_id(&s.rl) {
+                    self.by_key_id.insert(key_id, id);
+                }
                 if let Some(old) = s.replaces.take() {
                     let same_addr = self.sessions.get(&old).is_some_and(|o| {
                         o.addr == self.sessions.get(&id).map_or(o.addr, |n| n.addr)
@@ -545,6 +565,11 @@ impl DtlsServer {
         }
         if !s.rl.cid_recv.is_empty() && self.by_cid.get(&s.rl.cid_recv) == Some(&id) {
             self.by_cid.remove(&s.rl.cid_recv);
+        }
+        if let Some(key_id) = crate::export::key_id(&s.rl) {
+            if self.by_key_id.get(&key_id) == Some(&id) {
+                self.by_key_id.remove(&key_id);
+            }
         }
     }
 
@@ -671,6 +696,12 @@ impl DtlsServer {
         if !state.rl.cid_recv.is_empty() && self.by_cid.contains_key(&state.rl.cid_recv) {
             return Err(Error::InvalidBlob("connection id already in use"));
         }
+        // With or without a CID: two live copies of one session would both
+        // write (and reserve) under the same keys.
+        let key_id = crate::export::key_id(&state.rl);
+        if key_id.is_some_and(|k| self.by_key_id.contains_key(&k)) {
+            return Err(Error::InvalidBlob("session already present"));
+        }
         let [_, seq] = state.rl.write_seq;
         state.rl.write_seq = [0, seq.saturating_add(seq_skip)];
         let id = SessionId(self.next_id);
@@ -680,6 +711,9 @@ impl DtlsServer {
             self.by_cid.insert(session.rl.cid_recv.clone(), id);
         }
         self.by_addr.insert(session.addr, id);
+        if let Some(key_id) = key_id {
+            self.by_key_id.insert(key_id, id);
+        }
         self.sessions.insert(id, session);
         self.stats.sessions_imported += 1;
         if let Some(s) = self.sessions.get_mut(&id) {

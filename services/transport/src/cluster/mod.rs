@@ -23,6 +23,8 @@ pub mod frame;
 pub(crate) mod identity;
 pub(crate) mod members;
 pub(crate) mod parking;
+#[cfg(test)]
+pub(crate) mod test_sessions;
 
 use std::net::SocketAddr;
 use std::time::Duration;

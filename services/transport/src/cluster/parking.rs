@@ -202,3 +202,48 @@ fn import(dtls: &mut DtlsServer, now: Instant, blobs: &[Vec<u8>], seq_skip: u64)
         })
         .count()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::test_sessions::{handshake, server};
+    use lwm2m_dtls::Event;
+    use lwm2m_session::MemoryCluster;
+
+    /// Finding 1: a session without a CID that was parked (exact) and also
+    /// has an older reservation blob comes back once, with one writer of
+    /// its reservation; a second copy at `reserved + block` would write
+    /// and reserve under the same keys as the first.
+    #[test]
+    fn a_parked_and_reserved_session_is_restored_once() {
+        let now = Instant::now();
+        let mut old = server(false, 64);
+        let mut events = Vec::new();
+        let (session, _) = handshake(
+            &mut old,
+            "192.0.2.1:40000".parse().unwrap(),
+            now,
+            &mut events,
+        );
+        let reserved = old.export_session(session).unwrap();
+        let parked = old.export_session(session).unwrap();
+        let parking = Parking {
+            store: Arc::new(MemoryCluster::new()),
+            node_id: 0,
+            holder: "me".into(),
+            ttl: Duration::from_secs(60),
+            block: Some(64),
+        };
+        let mut next = server(false, 64);
+        let taken = Taken {
+            parked: vec![parked],
+            reserved: vec![reserved],
+        };
+        assert_eq!(parking.import(&mut next, now, &taken), 1);
+        assert_eq!(next.established_sessions(), 1);
+        let writers = std::iter::from_fn(|| next.poll_event())
+            .filter(|e| matches!(e, Event::ReserveSequenceNumbers { .. }))
+            .count();
+        assert_eq!(writers, 1);
+    }
+}

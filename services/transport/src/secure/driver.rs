@@ -573,16 +573,15 @@ fn on_dtls_events(
     }
 }
 
-/// What a session's reservation is stored under: its Connection ID, or
-/// its address for a session without one.
+/// What a session's reservation is stored under: its key id, stable
+/// across export and import and distinct for every handshake. Not its
+/// address: a session that replaces another at the same address (no CID)
+/// would share the field, and the old session's close would delete the
+/// new one's reservation, or two copies would overwrite each other's.
 fn reservation_key(dtls: &DtlsServer, session: SessionId) -> Vec<u8> {
-    match dtls.connection_id(session) {
-        Some(cid) if !cid.is_empty() => cid.to_vec(),
-        _ => dtls
-            .peer_addr(session)
-            .map(|a| a.to_string().into_bytes())
-            .unwrap_or_default(),
-    }
+    dtls.session_key_id(session)
+        .map(|id| id.to_vec())
+        .unwrap_or_default()
 }
 
 /// Encrypts CoAP's datagrams into records, sends every record, then
@@ -637,5 +636,54 @@ mod tests {
         assert_eq!(s.previous.get(&b), Some(&SessionId(1)));
         s.closed(SessionId(1));
         assert!(s.previous.is_empty() && s.previous_of.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod reservation_tests {
+    use super::*;
+    use crate::cluster::test_sessions::{handshake, server};
+    use lwm2m_session::{ClusterStore, Member, MemoryCluster};
+
+    /// Finding 12: a session without a CID that replaces another at the
+    /// same address keeps its reservation when the old one's close drops
+    /// the old one's (keyed by address, both were one field).
+    #[tokio::test]
+    async fn a_replacing_sessions_reservation_survives_the_old_ones_close() {
+        let now = Instant::now();
+        let mut dtls = server(false, 64);
+        let addr: SocketAddr = "192.0.2.1:40000".parse().unwrap();
+        let mut events = Vec::new();
+        let (old, _) = handshake(&mut dtls, addr, now, &mut events);
+        let old_key = reservation_key(&dtls, old);
+        let (new, _) = handshake(&mut dtls, addr, now, &mut events);
+        assert!(events.iter().any(|e| matches!(
+            e,
+            Event::Closed { session, .. } if *session == old
+        )));
+        let new_key = reservation_key(&dtls, new);
+        assert!(!new_key.is_empty());
+        assert_ne!(old_key, new_key);
+
+        let store = MemoryCluster::new();
+        let me = Member {
+            node_id: 0,
+            holder: "me".into(),
+            grpc_addr: String::new(),
+            forward_addr: String::new(),
+            adopted: false,
+        };
+        assert!(store.claim(&me, 60_000, 0).await.unwrap());
+        let blob = dtls.export_session(new).unwrap();
+        assert!(store
+            .store_dtls_reservation(0, "me", &new_key, blob.clone(), 0)
+            .await
+            .unwrap());
+        // The old session's close lands after the new one's write.
+        store
+            .drop_dtls_reservation(0, "me", &old_key, 0)
+            .await
+            .unwrap();
+        assert_eq!(store.take_dtls_reservations(0).await.unwrap(), vec![blob]);
     }
 }
