@@ -31,7 +31,7 @@ pub struct Cli {
     /// Index of the first device.
     #[arg(long, default_value_t = 1)]
     pub first_index: usize,
-    /// LwM2M version: 1.0 or 1.1.
+    /// LwM2M version: 1.0, 1.1 or 1.2.
     #[arg(long = "lwm2m", default_value = "1.1")]
     pub lwm2m_version: Version,
     /// Registration lifetime in seconds.
@@ -56,7 +56,8 @@ pub struct Cli {
     #[arg(long, default_value = "senml-cbor", value_parser = parse_format)]
     pub send_format: ContentFormat,
     /// Multi-node format for Reads without Accept: tlv, senml-json,
-    /// senml-cbor, oma-json (default: TLV on 1.0, SenML CBOR on 1.1).
+    /// senml-cbor, oma-json, lwm2m-cbor (default: TLV on 1.0, SenML CBOR on
+    /// 1.1, LwM2M CBOR on 1.2).
     #[arg(long, value_parser = parse_format)]
     pub format: Option<ContentFormat>,
     /// How often sensor values change.
@@ -234,9 +235,10 @@ fn parse_format(text: &str) -> std::result::Result<ContentFormat, String> {
         "senml-json" | "json" => ContentFormat::SenmlJson,
         "senml-cbor" | "cbor" => ContentFormat::SenmlCbor,
         "oma-json" => ContentFormat::OmaJson,
+        "lwm2m-cbor" => ContentFormat::LwM2mCbor,
         _ => {
             return Err(format!(
-                "{text:?}: use tlv, senml-json, senml-cbor or oma-json"
+                "{text:?}: use tlv, senml-json, senml-cbor, oma-json or lwm2m-cbor"
             ))
         }
     })
@@ -334,6 +336,20 @@ mod tests {
         assert_eq!(key, vec![0, 0xff]);
         let x509 = Cli::parse_from(["lwm2m-sim", "--security", "x509"]);
         assert!(x509.fleet_config().is_err(), "a CA is required");
+    }
+
+    #[test]
+    fn lwm2m_1_2_devices_answer_in_lwm2m_cbor() {
+        let fleet = Cli::parse_from(["lwm2m-sim", "--lwm2m", "1.2"])
+            .fleet_config()
+            .unwrap();
+        let device = fleet.device_config(0);
+        assert_eq!(device.lwm2m_version, Version::V1_2);
+        assert_eq!(device.multi_node_format(), ContentFormat::LwM2mCbor);
+        let pinned = Cli::parse_from(["lwm2m-sim", "--lwm2m", "1.2", "--format", "lwm2m-cbor"]);
+        assert!(pinned.fleet_config().is_ok());
+        let on_11 = Cli::parse_from(["lwm2m-sim", "--lwm2m", "1.1", "--format", "lwm2m-cbor"]);
+        assert!(on_11.fleet_config().is_err(), "11544 is a 1.2 format");
     }
 
     #[test]

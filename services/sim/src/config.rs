@@ -30,7 +30,7 @@ pub struct DeviceConfig {
     pub bind_ip: Option<IpAddr>,
     /// Endpoint client name (`ep=`).
     pub endpoint: String,
-    /// LwM2M enabler version: 1.0 or 1.1.
+    /// LwM2M enabler version: 1.0, 1.1 or 1.2.
     pub lwm2m_version: Version,
     /// Registration lifetime in seconds.
     pub lifetime: u32,
@@ -44,7 +44,7 @@ pub struct DeviceConfig {
     /// SenML CBOR or SenML JSON for Send.
     pub send_format: ContentFormat,
     /// Multi-node format used when the server's request has no Accept;
-    /// `None` picks TLV on 1.0 and SenML CBOR on 1.1.
+    /// `None` picks TLV on 1.0, SenML CBOR on 1.1 and LwM2M CBOR on 1.2.
     pub preferred_format: Option<ContentFormat>,
     /// How often the simulated sensors move; `None` freezes them.
     pub value_change_interval: Option<Duration>,
@@ -91,9 +91,9 @@ impl Default for DeviceConfig {
 impl DeviceConfig {
     /// Rejects combinations the simulator cannot honour.
     pub fn validate(&self) -> Result<()> {
-        if self.lwm2m_version != Version::V1_0 && self.lwm2m_version != Version::V1_1 {
+        if ![Version::V1_0, Version::V1_1, Version::V1_2].contains(&self.lwm2m_version) {
             return Err(SimError::Config(format!(
-                "LwM2M version {} is not simulated; use 1.0 or 1.1",
+                "LwM2M version {} is not simulated; use 1.0, 1.1 or 1.2",
                 self.lwm2m_version
             )));
         }
@@ -119,6 +119,14 @@ impl DeviceConfig {
                 "Send format must be SenML CBOR or JSON".into(),
             ));
         }
+        if let Some(f) = self.preferred_format {
+            if !crate::content_negotiation::supported(self.lwm2m_version, f) {
+                return Err(SimError::Config(format!(
+                    "{f} does not exist in LwM2M {}",
+                    self.lwm2m_version
+                )));
+            }
+        }
         if let Some(q) = self.queue_mode {
             if q.sleep_interval.is_zero() {
                 return Err(SimError::Config("sleep interval must be positive".into()));
@@ -129,12 +137,11 @@ impl DeviceConfig {
 
     /// The multi-node format for requests without Accept.
     pub fn multi_node_format(&self) -> ContentFormat {
-        self.preferred_format
-            .unwrap_or(if self.lwm2m_version == Version::V1_0 {
-                ContentFormat::Tlv
-            } else {
-                ContentFormat::SenmlCbor
-            })
+        self.preferred_format.unwrap_or(match self.lwm2m_version {
+            Version::V1_0 => ContentFormat::Tlv,
+            Version::V1_1 => ContentFormat::SenmlCbor,
+            _ => ContentFormat::LwM2mCbor,
+        })
     }
 
     /// The local address the device's socket binds (port 0: a fresh port).
@@ -245,7 +252,17 @@ mod tests {
             lwm2m_version: Version::V1_2,
             ..DeviceConfig::default()
         };
-        assert!(v12.validate().is_err());
+        assert!(v12.validate().is_ok());
+        let v13 = DeviceConfig {
+            lwm2m_version: Version::new(1, 3),
+            ..DeviceConfig::default()
+        };
+        assert!(v13.validate().is_err());
+        let lwm2m_cbor_on_11 = DeviceConfig {
+            preferred_format: Some(ContentFormat::LwM2mCbor),
+            ..DeviceConfig::default()
+        };
+        assert!(lwm2m_cbor_on_11.validate().is_err());
         assert!(FleetConfig {
             count: 0,
             ..FleetConfig::default()
@@ -258,6 +275,8 @@ mod tests {
     fn default_multi_node_format_follows_the_version() {
         let mut c = DeviceConfig::default();
         assert_eq!(c.multi_node_format(), ContentFormat::SenmlCbor);
+        c.lwm2m_version = Version::V1_2;
+        assert_eq!(c.multi_node_format(), ContentFormat::LwM2mCbor);
         c.lwm2m_version = Version::V1_0;
         assert_eq!(c.multi_node_format(), ContentFormat::Tlv);
         c.preferred_format = Some(ContentFormat::SenmlJson);

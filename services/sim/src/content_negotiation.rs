@@ -4,6 +4,7 @@
 //! octet-stream) and anything bigger in the device's preferred multi-node
 //! format.
 
+use lwm2m_core::codec::lwm2m_cbor::LwM2mCborCodec;
 use lwm2m_core::codec::senml::MultiNodeCodec;
 use lwm2m_core::codec::senml_cbor::SenmlCborCodec;
 use lwm2m_core::codec::senml_json::SenmlJsonCodec;
@@ -17,6 +18,7 @@ pub fn supported(version: Version, format: ContentFormat) -> bool {
     match format {
         F::Text | F::Opaque | F::Tlv | F::LegacyTlv | F::OmaJson | F::LegacyOmaJson => true,
         F::Cbor | F::SenmlJson | F::SenmlCbor => version >= Version::V1_1,
+        F::LwM2mCbor => version >= Version::V1_2,
         F::LinkFormat => false,
     }
 }
@@ -64,12 +66,14 @@ pub fn encode(
     codec::encode(format, path, node, models).map_err(|e| SimError::NotAcceptable(e.to_string()))
 }
 
-/// The SenML codec for composite operations, Send and composite
-/// notifications; other formats cannot carry several paths.
+/// The codec for composite operations, Send and composite notifications:
+/// SenML, or LwM2M CBOR (1.2, no timestamps); other formats cannot carry
+/// several paths.
 pub fn multi_node_codec(format: ContentFormat) -> Option<&'static dyn MultiNodeCodec> {
     match format {
         ContentFormat::SenmlJson => Some(&SenmlJsonCodec),
         ContentFormat::SenmlCbor => Some(&SenmlCborCodec),
+        ContentFormat::LwM2mCbor => Some(&LwM2mCborCodec),
         _ => None,
     }
 }
@@ -84,7 +88,8 @@ pub fn composite_codec(
         .and_then(multi_node_codec)
         .ok_or_else(|| {
             not_supported(format!(
-                "composite operations need SenML JSON (110) or SenML CBOR (112), got {code:?}"
+                "composite operations need SenML JSON (110), SenML CBOR (112) or LwM2M CBOR \
+                 (11544), got {code:?}"
             ))
         })
 }
@@ -139,7 +144,19 @@ mod tests {
     }
 
     #[test]
-    fn only_senml_is_composite() {
+    fn lwm2m_cbor_is_a_1_2_format() {
+        let inst = LwM2mNode::ObjectInstance(LwM2mObjectInstance::new(0, []));
+        assert!(supported(Version::V1_2, ContentFormat::LwM2mCbor));
+        assert!(!supported(Version::V1_1, ContentFormat::LwM2mCbor));
+        let f = response_format(Some(11544), &inst, Version::V1_2, ContentFormat::SenmlCbor);
+        assert_eq!(f.unwrap(), ContentFormat::LwM2mCbor);
+        let f = response_format(Some(11544), &inst, Version::V1_1, ContentFormat::SenmlCbor);
+        assert!(matches!(f, Err(SimError::NotAcceptable(_))));
+        assert!(composite_codec(Some(11544), SimError::NotAcceptable).is_ok());
+    }
+
+    #[test]
+    fn only_senml_and_lwm2m_cbor_are_composite() {
         assert!(multi_node_codec(ContentFormat::SenmlJson).is_some());
         assert!(multi_node_codec(ContentFormat::Tlv).is_none());
         assert!(composite_codec(Some(112), SimError::NotAcceptable).is_ok());

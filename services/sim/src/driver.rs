@@ -420,7 +420,11 @@ impl Driver {
             return;
         }
         let lifetime = self.state.lifetime();
-        let payload = register_payload(&self.state.tree, self.state.config.lwm2m_version);
+        let payload = register_payload(
+            &self.state.tree,
+            self.state.config.lwm2m_version,
+            self.state.config.multi_node_format(),
+        );
         let request = register_request(&self.state.config, lifetime, payload);
         self.registration = RegistrationState::Registering;
         self.register_started.get_or_insert(now);
@@ -448,9 +452,13 @@ impl Driver {
         }
         let lifetime = self.state.lifetime();
         let lt = (lifetime != self.registered_lifetime).then_some(lifetime);
-        let payload = self
-            .objects_dirty
-            .then(|| register_payload(&self.state.tree, self.state.config.lwm2m_version));
+        let payload = self.objects_dirty.then(|| {
+            register_payload(
+                &self.state.tree,
+                self.state.config.lwm2m_version,
+                self.state.config.multi_node_format(),
+            )
+        });
         self.objects_dirty = false;
         self.timers.update_at = None;
         let request = update_request(&location, lt, payload);

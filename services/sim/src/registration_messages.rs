@@ -11,15 +11,25 @@ use lwm2m_core::{ContentFormat, Version};
 use crate::config::DeviceConfig;
 use crate::object_tree::ObjectTree;
 
-/// Content formats a 1.1 device announces in its root link.
-const ANNOUNCED_FORMATS: &str = "60 110 112 11542 11543";
+/// Content formats a 1.2 device announces in its root link: every node
+/// format it reads and writes, LwM2M CBOR (11544) included.
+const ANNOUNCED_FORMATS_1_2: &str = "60 110 112 11542 11543 11544";
 
 /// The link-format object list:
-/// `</>;rt="oma.lwm2m";ct="...",</1>;ver=1.1,</1/0>,</3>;ver=1.1,</3/0>,...`.
-pub fn register_payload(tree: &ObjectTree, version: Version) -> String {
+/// `</>;rt="oma.lwm2m";ct=...,</1>;ver=1.1,</1/0>,</3>;ver=1.1,</3/0>,...`.
+///
+/// The root link's `ct` takes the form the registering version defines, so
+/// the simulator registers with other servers too: LwM2M 1.0 has no `ct`;
+/// 1.1 (Core TS §6.2.1) carries one Content-Format, unquoted, here the
+/// device's multi-node format `preferred` (`ct=112`), and a 1.1 server may
+/// refuse the 1.2 list form with 4.00; 1.2 carries the quoted list of every
+/// supported format (`ct="60 110 112 11542 11543 11544"`).
+pub fn register_payload(tree: &ObjectTree, version: Version, preferred: ContentFormat) -> String {
     let mut root = Link::new("/").with_quoted("rt", "oma.lwm2m");
-    if version >= Version::V1_1 {
-        root = root.with_quoted("ct", ANNOUNCED_FORMATS);
+    if version >= Version::V1_2 {
+        root = root.with_quoted("ct", ANNOUNCED_FORMATS_1_2);
+    } else if version >= Version::V1_1 {
+        root = root.with_token("ct", preferred.code().to_string());
     }
     let mut links = vec![root];
     for object in tree.listing() {
@@ -108,15 +118,31 @@ mod tests {
 
     #[test]
     fn payload_lists_objects_with_versions() {
-        let text = register_payload(&tree(), Version::V1_1);
-        assert!(
-            text.starts_with(r#"</>;rt="oma.lwm2m";ct="60 110 112 11542 11543""#),
-            "{text}"
-        );
+        let text = register_payload(&tree(), Version::V1_1, ContentFormat::SenmlCbor);
         assert!(text.contains("</3>;ver=1.1,</3/0>"), "{text}");
         assert!(text.contains(",</5/0>,</6/0>,</3303/0>"), "{text}");
-        let v10 = register_payload(&tree(), Version::V1_0);
-        assert!(v10.starts_with(r#"</>;rt="oma.lwm2m","#), "{v10}");
+    }
+
+    /// The root link's `ct` in the form of the version registered with:
+    /// none on 1.0, one unquoted format on 1.1 (Core TS §6.2.1), the quoted
+    /// list with LwM2M CBOR on 1.2.
+    #[test]
+    fn root_link_ct_follows_the_registered_version() {
+        let v10 = register_payload(&tree(), Version::V1_0, ContentFormat::Tlv);
+        assert!(v10.starts_with(r#"</>;rt="oma.lwm2m",</"#), "{v10}");
+        assert!(!v10.contains("ct="), "{v10}");
+        let v11 = register_payload(&tree(), Version::V1_1, ContentFormat::SenmlCbor);
+        assert!(v11.starts_with(r#"</>;rt="oma.lwm2m";ct=112,</"#), "{v11}");
+        let v11_json = register_payload(&tree(), Version::V1_1, ContentFormat::SenmlJson);
+        assert!(
+            v11_json.starts_with(r#"</>;rt="oma.lwm2m";ct=110,</"#),
+            "{v11_json}"
+        );
+        let v12 = register_payload(&tree(), Version::V1_2, ContentFormat::LwM2mCbor);
+        assert!(
+            v12.starts_with(r#"</>;rt="oma.lwm2m";ct="60 110 112 11542 11543 11544",</"#),
+            "{v12}"
+        );
     }
 
     #[test]
@@ -128,7 +154,11 @@ mod tests {
             }),
             ..DeviceConfig::default()
         };
-        let req = register_request(&cfg, 60, register_payload(&tree(), Version::V1_1));
+        let req = register_request(
+            &cfg,
+            60,
+            register_payload(&tree(), Version::V1_1, ContentFormat::SenmlCbor),
+        );
         assert_eq!(req.path_string(), "/rd");
         let parsed = RegisterRequest::parse(
             &req.query(),
@@ -141,10 +171,7 @@ mod tests {
         assert_eq!(parsed.lwm2m_version, Version::V1_1);
         assert!(parsed.queue_mode);
         assert!(parsed.objects.has_instance(3303, 0));
-        assert_eq!(
-            parsed.objects.content_formats,
-            vec![60, 110, 112, 11542, 11543]
-        );
+        assert_eq!(parsed.objects.content_formats, vec![112]);
     }
 
     #[test]

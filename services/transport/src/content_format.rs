@@ -5,9 +5,10 @@
 //!
 //! 1. a format the caller asked for explicitly;
 //! 2. the per-device override (operators pin buggy devices);
-//! 3. multi-node payloads: on LwM2M 1.1+ SenML CBOR if the device lists
-//!    `ct=112`, else SenML JSON if it lists 110, else TLV; on 1.0 TLV (the
-//!    only multi-node format 1.0 mandates);
+//! 3. multi-node payloads: on LwM2M 1.2+ LwM2M CBOR if the device lists
+//!    `ct=11544` (the most compact, and typed); on 1.1+ SenML CBOR if the
+//!    device lists `ct=112`, else SenML JSON if it lists 110, else TLV; on
+//!    1.0 TLV (the only multi-node format 1.0 mandates);
 //! 4. single values: CBOR if a 1.1+ device lists `ct=60`, else opaque for
 //!    Opaque resources and text for everything else (numbers, strings,
 //!    booleans, times, object links).
@@ -53,6 +54,12 @@ impl DeviceFormats {
         self.lwm2m_version >= Version::V1_1
     }
 
+    /// LwM2M CBOR exists from 1.2 on; an older device listing 11544 is
+    /// not trusted with it.
+    fn takes_lwm2m_cbor(&self) -> bool {
+        self.lwm2m_version >= Version::V1_2 && self.lists(ContentFormat::LwM2mCbor)
+    }
+
     /// The explicit or overridden format, if it is one we have a codec for.
     fn pinned(&self, explicit: Option<u16>) -> Result<Option<ContentFormat>, Error> {
         match explicit.or(self.override_format) {
@@ -67,6 +74,8 @@ impl DeviceFormats {
     pub fn multi_node(&self) -> ContentFormat {
         if !self.is_1_1() {
             ContentFormat::Tlv
+        } else if self.takes_lwm2m_cbor() {
+            ContentFormat::LwM2mCbor
         } else if self.lists(ContentFormat::SenmlCbor) {
             ContentFormat::SenmlCbor
         } else if self.lists(ContentFormat::SenmlJson) {
@@ -179,6 +188,47 @@ mod tests {
             device(Version::V1_0, &[110, 112]).multi_node(),
             ContentFormat::Tlv,
             "1.0 devices get TLV whatever they list"
+        );
+    }
+
+    #[test]
+    fn multi_node_prefers_lwm2m_cbor_on_1_2_devices_that_list_it() {
+        let all = [60, 110, 112, 11542, 11543, 11544];
+        assert_eq!(
+            device(Version::V1_2, &all).multi_node(),
+            ContentFormat::LwM2mCbor
+        );
+        assert_eq!(
+            device(Version::V1_2, &[11544]).multi_node(),
+            ContentFormat::LwM2mCbor
+        );
+        assert_eq!(
+            device(Version::V1_2, &[110, 112]).multi_node(),
+            ContentFormat::SenmlCbor,
+            "a 1.2 device that does not list 11544"
+        );
+        assert_eq!(
+            device(Version::V1_1, &all).multi_node(),
+            ContentFormat::SenmlCbor,
+            "11544 does not exist before 1.2"
+        );
+        let models = ModelRegistry::with_core_objects();
+        let instance: LwM2mPath = "/3/0".parse().unwrap();
+        let battery: LwM2mPath = "/3/0/9".parse().unwrap();
+        let dev = device(Version::V1_2, &all);
+        assert_eq!(
+            dev.for_read(None, &instance, &models).unwrap(),
+            ContentFormat::LwM2mCbor
+        );
+        assert_eq!(
+            dev.for_read(None, &battery, &models).unwrap(),
+            ContentFormat::Cbor,
+            "single values keep their value formats"
+        );
+        assert_eq!(
+            dev.for_read(Some(112), &instance, &models).unwrap(),
+            ContentFormat::SenmlCbor,
+            "an explicit format still wins"
         );
     }
 
