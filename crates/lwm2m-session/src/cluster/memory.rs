@@ -73,7 +73,14 @@ impl ClusterStore for MemoryCluster {
 
     async fn claim_any(&self, member: &Member, ttl_ms: i64, now_ms: i64) -> Result<Option<u8>> {
         Ok(self.with(|s| {
-            let free = (0..=u8::MAX).find(|id| s.live(*id, now_ms).is_none())?;
+            let free = (0..=u8::MAX)
+                .find(|id| s.live(*id, now_ms).is_none())
+                .or_else(|| {
+                    // An own claim pre-empts an adoption (as `claim` does).
+                    (0..=u8::MAX)
+                        .filter(|_| !member.adopted)
+                        .find(|id| s.live(*id, now_ms).is_some_and(|m| m.adopted))
+                })?;
             let mut mine = member.clone();
             mine.node_id = free;
             s.leases.insert(free, (mine, now_ms.saturating_add(ttl_ms)));
@@ -174,6 +181,16 @@ impl ClusterStore for MemoryCluster {
             }
         });
         Ok(())
+    }
+
+    async fn has_dtls_sessions(&self, node_id: u8, now_ms: i64) -> Result<bool> {
+        Ok(self.with(|s| {
+            let parked = s
+                .parked
+                .get(&node_id)
+                .is_some_and(|(blobs, until)| *until > now_ms && !blobs.is_empty());
+            parked || s.reserved.get(&node_id).is_some_and(|r| !r.is_empty())
+        }))
     }
 
     async fn take_dtls_reservations(&self, node_id: u8) -> Result<Vec<Vec<u8>>> {

@@ -66,8 +66,10 @@ pub trait ClusterStore: Send + Sync {
     /// Taking it again as the same holder renews it.
     async fn claim(&self, member: &Member, ttl_ms: i64, now_ms: i64) -> Result<bool>;
 
-    /// Takes the lowest free id (`member.node_id` is ignored); `None` when
-    /// all 256 are held.
+    /// Takes the lowest free id (`member.node_id` is ignored); when none is
+    /// free, takes the lowest adopted one over (a node's own lease pre-empts
+    /// an adoption, so adoptions can never starve new nodes); `None` when
+    /// all 256 are held by their own nodes.
     async fn claim_any(&self, member: &Member, ttl_ms: i64, now_ms: i64) -> Result<Option<u8>>;
 
     /// Extends the lease if `holder` still has it; `false` when it was lost
@@ -124,4 +126,9 @@ pub trait ClusterStore: Send + Sync {
     /// Takes (and removes) every reservation blob stored under `node_id`
     /// (by the id's new holder).
     async fn take_dtls_reservations(&self, node_id: u8) -> Result<Vec<Vec<u8>>>;
+
+    /// Whether anything is parked or reserved under `node_id`: only such an
+    /// id is worth adopting (records naming any other id may be forged,
+    /// since the CID byte that names an owner is not authenticated).
+    async fn has_dtls_sessions(&self, node_id: u8, now_ms: i64) -> Result<bool>;
 }

@@ -40,12 +40,21 @@ impl ClusterStore for RedisStore {
 
     async fn claim_any(&self, member: &Member, ttl_ms: i64, _now_ms: i64) -> Result<Option<u8>> {
         let leases = self.leases().await?;
-        // Free ids as of the read; another node may take one first, so each
-        // is claimed with the holder check and the next tried on a miss.
-        for (id, lease) in (0..=u8::MAX).zip(leases) {
-            if lease.is_some() {
-                continue;
-            }
+        let adopted = |lease: &Option<String>| {
+            lease
+                .as_deref()
+                .and_then(|json| serde_json::from_str::<Member>(json).ok())
+                .is_some_and(|m| m.adopted)
+        };
+        // Free ids as of the read, then (for an own claim) adopted ones,
+        // which `LEASE_CLAIM` lets it take over; another node may take one
+        // first, so each is claimed with the holder check and the next tried
+        // on a miss.
+        let free = (0..=u8::MAX).zip(&leases).filter(|(_, l)| l.is_none());
+        let adoptions = (0..=u8::MAX)
+            .zip(&leases)
+            .filter(|(_, l)| !member.adopted && adopted(l));
+        for (id, _) in free.chain(adoptions) {
             let mut mine = member.clone();
             mine.node_id = id;
             if self.lease(&mine, ttl_ms).await? {
@@ -150,6 +159,17 @@ impl ClusterStore for RedisStore {
             .invoke_async(&mut self.conn())
             .await?;
         Ok(())
+    }
+
+    async fn has_dtls_sessions(&self, node_id: u8, _now_ms: i64) -> Result<bool> {
+        // Both keys share the `{nodes}` hash tag (one slot on Redis Cluster);
+        // an empty list or hash does not exist in Redis.
+        let found: i64 = redis::cmd("EXISTS")
+            .arg(self.keys.parked_dtls(node_id))
+            .arg(self.keys.reserved_dtls(node_id))
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(found > 0)
     }
 
     async fn take_dtls_reservations(&self, node_id: u8) -> Result<Vec<Vec<u8>>> {

@@ -240,3 +240,51 @@ pub async fn an_adopted_id_goes_back_to_its_own_node(h: Arc<dyn Harness>) {
     assert!(!b.claim(&adopting(4, "b"), TTL_MS, now).await.unwrap());
     assert!(!c.claim(&member(4, "c"), TTL_MS, now).await.unwrap());
 }
+
+/// Issue 16 finding 3: a record naming a node id is not authenticated, so a
+/// node adopts only ids with sessions to serve; and adoptions, however
+/// many, never keep a new node from an id of its own.
+pub async fn adoptions_neither_starve_new_nodes_nor_take_empty_ids(h: Arc<dyn Harness>) {
+    let (a, b) = (h.open_cluster().await, h.open_cluster().await);
+    let now = wall_ms();
+    // Nothing parked or reserved: not worth adopting.
+    assert!(!b.has_dtls_sessions(3, now).await.unwrap());
+    assert!(a.claim(&member(3, "a"), TTL_MS, now).await.unwrap());
+    assert!(a
+        .park_dtls_sessions(3, "a", vec![b"s".to_vec()], TTL_MS, now)
+        .await
+        .unwrap());
+    assert!(b.has_dtls_sessions(3, now).await.unwrap());
+    b.take_dtls_sessions(3, now).await.unwrap();
+    assert!(!b.has_dtls_sessions(3, now).await.unwrap());
+    assert!(a
+        .store_dtls_reservation(3, "a", b"key", b"r".to_vec(), now)
+        .await
+        .unwrap());
+    assert!(b.has_dtls_sessions(3, now).await.unwrap());
+    assert!(!b.has_dtls_sessions(4, now).await.unwrap());
+    b.take_dtls_reservations(3).await.unwrap();
+    assert!(!b.has_dtls_sessions(3, now).await.unwrap());
+    a.release(3, "a").await.unwrap();
+
+    // Every id held, all but one as adoptions by b.
+    for id in 0..=u8::MAX {
+        let lease = if id == 0 {
+            member(0, "own")
+        } else {
+            adopting(id, "b")
+        };
+        assert!(b.claim(&lease, TTL_MS, now).await.unwrap(), "id {id}");
+    }
+    // A new node still gets an id: the lowest adopted one.
+    assert_eq!(
+        a.claim_any(&member(0, "new"), TTL_MS, now).await.unwrap(),
+        Some(1)
+    );
+    assert!(!b.renew(1, "b", TTL_MS, now).await.unwrap());
+    // Another adopter does not pre-empt an adoption.
+    assert_eq!(
+        a.claim_any(&adopting(0, "c"), TTL_MS, now).await.unwrap(),
+        None
+    );
+}

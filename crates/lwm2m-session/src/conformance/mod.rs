@@ -96,6 +96,7 @@ macro_rules! conformance_suite {
             parked_sessions_go_to_the_next_holder_once,
             reservations_are_written_only_by_the_lease_holder,
             an_adopted_id_goes_back_to_its_own_node,
+            adoptions_neither_starve_new_nodes_nor_take_empty_ids,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

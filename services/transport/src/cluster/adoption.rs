@@ -164,6 +164,21 @@ async fn adopt(
     mut stop: watch::Receiver<bool>,
 ) {
     let node_id = member.node_id;
+    // The CID byte naming a dead node is not authenticated: forged records
+    // could name every free id. Only an id with sessions to serve is
+    // adopted (and an adopted id never keeps a new node from its own:
+    // `claim_any` takes adopted leases over when no id is free).
+    match parking.store.has_dtls_sessions(node_id, now_ms()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::debug!(node_id, "no sessions under a dead node id; not adopted");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(node_id, error = %e, "dead node id not adopted");
+            return;
+        }
+    }
     match parking.store.claim(&member, ms(ttl), now_ms()).await {
         Ok(true) => {}
         Ok(false) => return,
@@ -205,5 +220,76 @@ async fn adopt(
             // Redis away: keep trying; the lease may still be ours.
             Err(e) => tracing::warn!(node_id, error = %e, "adopted node id lease not renewed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use lwm2m_session::{ClusterStore, MemoryCluster};
+
+    use super::*;
+
+    fn member(node_id: u8, holder: &str, adopted: bool) -> Member {
+        Member {
+            node_id,
+            holder: holder.into(),
+            grpc_addr: "127.0.0.1:1".into(),
+            forward_addr: "127.0.0.1:2".into(),
+            adopted,
+        }
+    }
+
+    /// Finding 3: forged records naming a free id without sessions make no
+    /// node adopt it; an id with parked sessions is adopted.
+    #[tokio::test]
+    async fn only_ids_with_sessions_are_adopted() {
+        let store: Arc<dyn ClusterStore> = Arc::new(MemoryCluster::new());
+        let parking = Parking {
+            store: Arc::clone(&store),
+            node_id: 1,
+            holder: "me".into(),
+            ttl: Duration::from_secs(60),
+            block: Some(64),
+        };
+        let ttl = Duration::from_secs(10);
+        let (stop_tx, stop) = watch::channel(false);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let adopter = member(5, "me", true);
+        adopt(
+            parking.clone(),
+            adopter.clone(),
+            ttl,
+            ttl / 4,
+            tx.clone(),
+            stop.clone(),
+        )
+        .await;
+        assert!(
+            store.members(now_ms()).await.unwrap().is_empty(),
+            "not claimed"
+        );
+        assert!(rx.try_recv().is_err());
+
+        // A node that held 5 parked its sessions and is gone.
+        assert!(store
+            .claim(&member(5, "dead", false), 60_000, now_ms())
+            .await
+            .unwrap());
+        assert!(store
+            .park_dtls_sessions(5, "dead", vec![b"blob".to_vec()], 60_000, now_ms())
+            .await
+            .unwrap());
+        store.release(5, "dead").await.unwrap();
+        let task = tokio::spawn(adopt(parking, adopter, ttl, ttl / 4, tx, stop));
+        match rx.recv().await.unwrap() {
+            Adoption::Adopted { node_id, taken } => {
+                assert_eq!((node_id, taken.parked), (5, vec![b"blob".to_vec()]));
+            }
+            other => panic!("{other:?}"),
+        }
+        let _ = stop_tx.send(true);
+        task.await.unwrap();
     }
 }
