@@ -475,3 +475,120 @@ async fn node_lib_client_values_of_an_object_without_a_model_are_kept_with_a_gue
     assert_eq!(stats.decode_failures, 0, "{stats:#?}");
     node.stop().await;
 }
+
+/// The client's value changes, then a Read: the Read's answer comes after
+/// any notification of the change (one socket, one event loop, the change
+/// made before the Read was sent). Returns the datagrams the node received
+/// meanwhile other than the Read's answer: the notifications.
+async fn notifications_after_set(
+    node: &TestNode,
+    client: &mut LineChild,
+    grpc: &mut lwm2m_proto::transport::v1::transport_client::TransportClient<
+        tonic::transport::Channel,
+    >,
+    endpoint: &str,
+    text: &str,
+) -> u64 {
+    let before = node.handle.stats().datagrams_received;
+    {
+        use std::io::Write as _;
+        let stdin = client.child.stdin.as_mut().expect("stdin is piped");
+        writeln!(stdin, "SET /3303/0/5700 {text}").unwrap();
+        stdin.flush().unwrap();
+    }
+    let set = format!("SET /3303/0/5700 {text}");
+    client.line(&set, |l| l == set).await;
+    let read = grpc
+        .downlink(request(
+            endpoint,
+            Operation::Read(ReadOperation {
+                path: "/3/0/9".into(),
+                content_format: None,
+            }),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_success("Read /3/0/9", &read);
+    node.handle.stats().datagrams_received - before - 1
+}
+
+/// One observation per path and RFC 7641 §3.6 with an independent client:
+/// a second Observe of the observed path joins the first (the client gets a
+/// Read, not a second Observe, so a change is notified once); after the
+/// cancel, the notifications the client still sends find nobody holding
+/// them: they are answered with RST and never published.
+///
+/// This client (node-coap 0.22 under lwm2m-node-lib) never answers the
+/// proactive cancel (a GET with Observe = 1: it writes the answer to a
+/// stream it does not end) and goes on notifying after the RST (it looks
+/// the RST up under a message-id key it never set for later notifications),
+/// so each further change still costs it a datagram; the server's part, RST
+/// and nothing published, is what is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_lib_client_is_observed_once_and_refused_after_cancel() {
+    ensure_node_modules();
+    let node = TestNode::start_on(Backend::Redis, models_with_temperature()).await;
+    let mut grpc = node.grpc().await;
+    let endpoint = format!("node-lib-{}", uuid::Uuid::new_v4().simple());
+    let mut client = spawn_client(node.handle.coap_addr.port(), &endpoint);
+    client
+        .line("REGISTERED", |l| l.starts_with("REGISTERED "))
+        .await;
+
+    let observe = || {
+        request(
+            &endpoint,
+            Operation::Observe(ObserveOperation {
+                path: "/3303/0/5700".into(),
+                content_format: None,
+            }),
+        )
+    };
+    let first = grpc.downlink(observe()).await.unwrap().into_inner();
+    assert_success("Observe /3303/0/5700", &first);
+    assert!(!first.observation_reused);
+    let second = grpc.downlink(observe()).await.unwrap().into_inner();
+    assert_success("second Observe /3303/0/5700", &second);
+    assert!(second.observation_reused, "{second:?}");
+    assert_eq!(second.observation_token, first.observation_token);
+    assert_eq!(
+        notifications_after_set(&node, &mut client, &mut grpc, &endpoint, "24.5").await,
+        1,
+        "one observation, one notification per change"
+    );
+
+    // The server forgets the observation and sends the proactive cancel
+    // (GET with Observe = 1), which this client never answers (it writes
+    // the answer to a stream it does not end): the call times out, the
+    // observation is gone all the same.
+    let mut cancel = request(
+        &endpoint,
+        Operation::CancelObserve(lwm2m_proto::transport::v1::CancelObserveOperation {
+            path: "/3303/0/5700".into(),
+        }),
+    );
+    cancel.timeout_ms = 2_000;
+    match grpc.downlink(cancel).await {
+        Ok(answer) => assert_success("Cancel-Observe /3303/0/5700", &answer.into_inner()),
+        Err(status) => assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status}"),
+    }
+    let published = node.handle.stats().notifications;
+    let mut refused = 0;
+    for text in ["25", "25.5", "26"] {
+        refused += notifications_after_set(&node, &mut client, &mut grpc, &endpoint, text).await;
+    }
+    assert!(
+        refused > 0,
+        "the client notified after the cancel (see above)"
+    );
+    assert_eq!(
+        node.handle.stats().notifications,
+        published,
+        "notifications of a cancelled observation were published"
+    );
+    client.terminate();
+    client.line("DEREGISTERED", |l| l == "DEREGISTERED").await;
+    assert!(client.wait().await.success());
+    node.stop().await;
+}
