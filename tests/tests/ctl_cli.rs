@@ -530,6 +530,22 @@ async fn an_operator_session_from_models_to_device_reads() {
         "SIGTERM left the observation"
     );
 
+    // The sims announce 3303, whose model was never imported: the registry
+    // lists it as unknown, with the device that last announced it.
+    let unknown = ctl(&server, &["--json", "models", "unknown"]).await;
+    assert_eq!(unknown.status.code(), Some(0));
+    let unknown = json_of(&unknown);
+    let temperature = unknown
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object_id"] == 3303)
+        .unwrap_or_else(|| panic!("3303 is not listed: {unknown}"));
+    assert!(
+        temperature["last_endpoint"].as_str().unwrap().starts_with("sim-"),
+        "{temperature}"
+    );
+
     // Exit codes: unknown endpoint 2 (and no JSON), a path that is not one
     // 1, a resource the device lacks 3, an unreachable server 4.
     let unknown = ctl(&server, &["--json", "read", "nobody", "/3/0/9"]).await;

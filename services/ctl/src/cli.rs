@@ -337,6 +337,9 @@ pub enum ModelsCommand {
         #[arg(long)]
         system: bool,
     },
+    /// Objects devices announced or answered with no model in the registry
+    /// (their values arrive as raw bytes with guesses): import their DDF.
+    Unknown,
 }
 
 #[derive(Subcommand, Debug)]

@@ -99,6 +99,23 @@ pub async fn run(ctx: &Context, command: ModelsCommand) -> Result<(), Error> {
             }
             Ok(())
         }
+        ModelsCommand::Unknown => {
+            let mut registry = ctx.registry().await?;
+            let unknown = registry
+                .models
+                .list_unknown_objects(ListUnknownObjectsRequest {
+                    tenant_id: ctx.global.tenant.clone(),
+                })
+                .await?
+                .into_inner()
+                .objects;
+            if ctx.global.json {
+                ctx.print_json(&Json::Array(unknown.iter().map(unknown_json).collect()));
+            } else {
+                print!("{}", unknown_table(&unknown));
+            }
+            Ok(())
+        }
         ModelsCommand::Delete {
             object_id,
             version,
@@ -354,6 +371,31 @@ async fn list_all(
         }
         page_token = page.next_page_token;
     }
+}
+
+fn unknown_json(o: &UnknownObject) -> Json {
+    json!({
+        "object_id": o.object_id,
+        "version": o.version,
+        "first_seen_ms": o.first_seen_ms,
+        "last_seen_ms": o.last_seen_ms,
+        "last_endpoint": o.last_endpoint,
+        "seen_count": o.seen_count,
+    })
+}
+
+fn unknown_table(objects: &[UnknownObject]) -> String {
+    let mut table = Table::new(&["OBJECT", "VERSION", "SEEN", "LAST DEVICE", "LAST SEEN"]);
+    for o in objects {
+        table.row(vec![
+            o.object_id.to_string(),
+            o.version.clone(),
+            o.seen_count.to_string(),
+            o.last_endpoint.clone(),
+            crate::local_time::rfc3339_local(o.last_seen_ms),
+        ]);
+    }
+    table.render()
 }
 
 fn scope_name(model: &ObjectModel) -> &str {
