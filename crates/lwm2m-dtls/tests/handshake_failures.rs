@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use lwm2m_dtls::{
-    alert, CipherSuite, ClientEvent, DtlsClient, DtlsServer, Event, HandshakeFailure,
+    alert, CipherSuite, ClientConfig, ClientEvent, DtlsClient, DtlsServer, Event, HandshakeFailure,
     HandshakeFailures, ServerConfig, Transmit,
 };
 
@@ -229,5 +229,83 @@ fn a_timed_out_handshake_is_reported_with_its_identity() {
     assert_eq!(
         failures(&sim.server_events),
         vec![(HandshakeFailure::Timeout, Some(b"slow".to_vec()))]
+    );
+}
+
+/// Every record of the datagrams, one per element.
+fn records(datagrams: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for d in datagrams {
+        let mut rest = &d[..];
+        while rest.len() >= 13 {
+            let len = 13 + usize::from(u16::from_be_bytes([rest[11], rest[12]]));
+            out.push(rest[..len].to_vec());
+            rest = &rest[len..];
+        }
+    }
+    out
+}
+
+/// RFC 4279 §2: a probe of ClientHello + ClientKeyExchange without Finished
+/// must not tell a known PSK identity from an unknown one (both get
+/// silence), and the Finished fails the same way for both (decrypt_error);
+/// only the server's report tells the operator which it was.
+#[test]
+fn an_unknown_identity_cannot_be_told_from_a_known_one() {
+    let mut seen = Vec::new();
+    for known in [true, false] {
+        let now = Instant::now();
+        let mut server = DtlsServer::new(ServerConfig::default(), rng(11)).unwrap();
+        // No CID: `records` reads plain record headers only.
+        let config = ClientConfig {
+            connection_id: None,
+            ..psk_client("dev", KEY, CipherSuite::PskAes128Ccm8)
+        };
+        let mut client = DtlsClient::new(config, rng(12), now);
+        let (_, second) = hellos(&mut server, &mut client, now);
+        server.handle_datagram(now, client_addr(0), &second);
+        let (flight4, _) = drain(&mut server);
+        for t in &flight4 {
+            client.handle_datagram(now, &t.bytes);
+        }
+        let flight5: Vec<Vec<u8>> = std::iter::from_fn(|| client.poll_transmit()).collect();
+        let flight5 = records(&flight5);
+        let (client_key_exchange, ccs_and_finished) = flight5.split_first().unwrap();
+        server.handle_datagram(now, client_addr(0), client_key_exchange);
+        let (_, events) = drain(&mut server);
+        let session = events
+            .iter()
+            .find_map(|e| match e {
+                Event::NeedPsk { session, .. } => Some(*session),
+                _ => None,
+            })
+            .unwrap();
+        // Known identity, but not the key the client holds; or unknown.
+        let key: Option<&[u8]> = known.then_some(b"not the client's key");
+        server.provide_psk(now, session, key).unwrap();
+        let (after_key_exchange, events) = drain(&mut server);
+        assert_eq!(after_key_exchange, Vec::new(), "known={known}: silence");
+        assert_eq!(failures(&events), Vec::new());
+        for r in ccs_and_finished {
+            server.handle_datagram(now, client_addr(0), r);
+        }
+        let (after_finished, events) = drain(&mut server);
+        assert_eq!(after_finished.len(), 1, "known={known}");
+        let alert = &after_finished[0].bytes;
+        assert_eq!((alert[0], &alert[13..]), (21, &[2u8, 51][..]));
+        seen.push((alert.len(), failures(&events)));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (
+                15,
+                vec![(HandshakeFailure::WrongKey, Some(b"dev".to_vec()))]
+            ),
+            (
+                15,
+                vec![(HandshakeFailure::UnknownPskIdentity, Some(b"dev".to_vec()))]
+            ),
+        ]
     );
 }

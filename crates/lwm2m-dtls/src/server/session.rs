@@ -81,6 +81,9 @@ pub(crate) struct Session {
     pub(crate) counted_as_handshake: bool,
     /// Sequence numbers reserved in a cluster store (if configured).
     pub(crate) reservation: Reservation,
+    /// The application knew no key for the client's PSK identity: the
+    /// handshake goes on with a random key and fails at Finished.
+    pub(crate) unknown_identity: bool,
 }
 
 impl Session {
@@ -109,6 +112,7 @@ impl Session {
             replaces: None,
             counted_as_handshake: true,
             reservation: Reservation::default(),
+            unknown_identity: false,
         }
     }
 
@@ -135,6 +139,7 @@ impl Session {
             replaces: None,
             counted_as_handshake: false,
             reservation: Reservation::default(),
+            unknown_identity: false,
         }
     }
 
@@ -234,6 +239,12 @@ impl Session {
     }
 
     fn report_failure(&self, ctx: &mut Ctx<'_>, cause: HandshakeFailure) {
+        // The client cannot tell, the operator must.
+        let cause = if self.unknown_identity {
+            HandshakeFailure::UnknownPskIdentity
+        } else {
+            cause
+        };
         let identity = self
             .hs
             .as_ref()
@@ -504,15 +515,19 @@ impl Session {
         if !waiting {
             return false;
         }
-        let Some(key) = key else {
-            // Same alert as a wrong key (RFC 4279 §2), so identities cannot
-            // be probed; only the operator learns the difference.
-            self.abort_for(
-                ctx,
-                alert::DECRYPT_ERROR,
-                HandshakeFailure::UnknownPskIdentity,
-            );
-            return true;
+        // RFC 4279 §2: an unknown identity must look like a wrong key, so
+        // identities cannot be probed. Failing at once would tell them apart
+        // (a known identity gets silence until the client's Finished):
+        // go on with a random key, which fails at Finished exactly like a
+        // wrong one. Only the operator learns the difference.
+        let mut dummy = [0u8; 32];
+        let key = match key {
+            Some(key) => key,
+            None => {
+                ctx.rng.fill_bytes(&mut dummy);
+                self.unknown_identity = true;
+                &dummy
+            }
         };
         let result = match self.hs.as_mut() {
             Some(hs) => hs.provide_psk(key, &mut self.rl),
