@@ -70,17 +70,37 @@ pub async fn run(ctx: &Context, args: &ObserveArgs) -> Result<(), Error> {
             let cancel = Operation::CancelObserve(CancelObserveOperation {
                 path: args.path.clone(),
             });
-            client
+            let answer = client
                 .downlink(DownlinkRequest {
                     endpoint: endpoint.to_owned(),
                     tenant: String::new(),
                     timeout_ms: ctx.global.timeout.saturating_mul(1000),
                     operation: Some(cancel),
                 })
-                .await?;
+                .await;
+            if let Err(status) = answer {
+                match cancel_failure(status) {
+                    Ok(note) => eprintln!("{}: {note}", args.path),
+                    Err(e) => return Err(e),
+                }
+            }
         }
     }
     stopped
+}
+
+/// A failed cancel that still leaves the observation ended on the server
+/// side is a note, not an error: the server forgets it before asking the
+/// device, and answers any later notification of it with RST.
+fn cancel_failure(status: tonic::Status) -> Result<&'static str, Error> {
+    match status.code() {
+        tonic::Code::NotFound => Ok("the observation was already cancelled"),
+        tonic::Code::DeadlineExceeded => Ok(
+            "the device did not confirm the cancel; the server has forgotten the \
+             observation and answers its notifications with RST",
+        ),
+        _ => Err(status.into()),
+    }
 }
 
 /// The paths dispatch's session view lists as observed.
@@ -231,6 +251,13 @@ mod tests {
         assert!(by_path.matches(&notification("/3/0/9", Some("cd"), ValueSource::Notify)));
         assert!(!by_path.matches(&notification("/3/01/9", None, ValueSource::Notify)));
         assert!(!by_path.matches(&notification("/4/0/9", None, ValueSource::Notify)));
+    }
+
+    #[test]
+    fn a_cancel_the_device_did_not_confirm_is_a_note() {
+        assert!(cancel_failure(tonic::Status::deadline_exceeded("slow")).is_ok());
+        assert!(cancel_failure(tonic::Status::not_found("gone")).is_ok());
+        assert!(cancel_failure(tonic::Status::unavailable("down")).is_err());
     }
 
     #[test]
