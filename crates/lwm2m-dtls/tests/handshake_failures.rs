@@ -309,3 +309,27 @@ fn an_unknown_identity_cannot_be_told_from_a_known_one() {
         ]
     );
 }
+
+/// Issue 16 finding 10: a spoofed plaintext record with the largest
+/// sequence number, from the client's address during its handshake, must
+/// not move the epoch-0 replay window (which would make every later
+/// handshake record of the real client look replayed and stall it).
+#[test]
+fn a_spoofed_epoch_0_record_does_not_stall_the_handshake() {
+    let mut sim = Sim::new(ServerConfig::default(), 13);
+    let c = sim.add_client(psk_client("dev", KEY, CipherSuite::PskAes128Ccm8));
+    assert!(sim.run_until(Duration::from_secs(5), |s| {
+        s.server.stats().handshakes_started == 1
+    }));
+    // type 22, DTLS 1.2, epoch 0, sequence 2^48 - 1, a malformed fragment.
+    let mut spoofed = vec![
+        22, 0xfe, 0xfd, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 1,
+    ];
+    spoofed.push(0xff);
+    sim.inject(client_addr(0), &spoofed);
+    assert!(
+        sim.run_until(Duration::from_secs(60), |s| s.connected(c)),
+        "{:?}",
+        sim.server.stats()
+    );
+}
