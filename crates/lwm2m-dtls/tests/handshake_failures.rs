@@ -333,3 +333,22 @@ fn a_spoofed_epoch_0_record_does_not_stall_the_handshake() {
         sim.server.stats()
     );
 }
+
+/// Issue 16: an empty pre-shared key protects nothing; a device stored with
+/// one is refused like an unknown identity instead of connecting.
+#[test]
+fn an_empty_psk_is_refused() {
+    let mut sim = Sim::new(ServerConfig::default(), 14);
+    let c = sim.add_client(psk_client("empty", b"", CipherSuite::PskAes128Ccm8));
+    sim.run_until(Duration::from_secs(60), |s| {
+        !failures(&s.server_events).is_empty()
+    });
+    assert!(!sim.connected(c));
+    assert_eq!(
+        failures(&sim.server_events),
+        vec![(
+            HandshakeFailure::UnknownPskIdentity,
+            Some(b"empty".to_vec())
+        )]
+    );
+}
