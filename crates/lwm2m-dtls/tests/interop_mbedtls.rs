@@ -162,3 +162,19 @@ async fn mbedtls_psk_gcm_cid_session_survives_a_port_change() {
 async fn mbedtls_psk_cbc_cid_session_survives_a_port_change() {
     cid_survives_port_change(0x00AE, CipherSuite::PskAes128CbcSha256).await;
 }
+
+/// The suites added for real clients, offered alone by Mbed TLS 3.6.
+#[tokio::test]
+async fn mbedtls_psk_ccm_cid_session_survives_a_port_change() {
+    cid_survives_port_change(0xC0A4, CipherSuite::PskAes128Ccm).await;
+}
+
+#[tokio::test]
+async fn mbedtls_psk_cbc_sha1_cid_session_survives_a_port_change() {
+    cid_survives_port_change(0x008C, CipherSuite::PskAes128CbcSha).await;
+}
+
+#[tokio::test]
+async fn mbedtls_ecdhe_psk_cbc_cid_session_survives_a_port_change() {
+    cid_survives_port_change(0xC037, CipherSuite::EcdhePskAes128CbcSha256).await;
+}
