@@ -612,8 +612,8 @@ impl DtlsServer {
     /// Answers a [`Event::NeedPsk`]: `Some(key)` continues the handshake;
     /// `None` (unknown identity) or an empty key continues it with a random
     /// key, so it fails at the client's Finished with `decrypt_error`
-    /// exactly like a wrong key (RFC 4279 §2: identities cannot be probed). The failure is
-    /// reported as `HandshakeFailure::UnknownPskIdentity`.
+    /// exactly like a wrong key (RFC 4279 §2: identities cannot be probed).
+    /// The failure is reported as `HandshakeFailure::UnknownPskIdentity`.
     pub fn provide_psk(
         &mut self,
         now: Instant,
