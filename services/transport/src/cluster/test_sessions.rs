@@ -30,6 +30,8 @@ pub(crate) fn handshake(
     let config = ClientConfig {
         identity: b"dev".to_vec(),
         psk: PSK.to_vec(),
+        // Taken up only by a server that issues CIDs.
+        connection_id: Some(Vec::new()),
         ..ClientConfig::default()
     };
     let mut client = DtlsClient::new(config, Box::new(OsRng), now);

@@ -10,7 +10,7 @@
 //! CoAP transmits, send the records, then sleep until the socket, a
 //! command, a PSK answer or the earlier of the two layers' deadlines.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::node::Node;
 use crate::peer::Peer;
 use crate::provisioning::Channel;
-use crate::secure::forwarding::{Delivery, Forwarding, Route};
+use crate::secure::forwarding::{Delivery, Forwarding, Path, Route};
 use crate::stats::Counters;
 
 /// Datagrams read per turn before commands and timers get a chance.
@@ -172,6 +172,9 @@ pub(crate) async fn run(
     // Sessions restored from the parking or the reservations.
     sessions.imported(&dtls);
     let mut adoptions = forwarding.as_mut().and_then(Forwarding::take_adoptions);
+    // Engine events taken out early to see which record raised them (the
+    // relay map follows authentic records only); handled first.
+    let mut early = VecDeque::new();
     loop {
         let now = Instant::now();
         if now.duration_since(wall_clock_at) >= WALL_CLOCK_EVERY {
@@ -184,11 +187,21 @@ pub(crate) async fn run(
             &mut buf,
             &mut dtls,
             forwarding.as_mut(),
+            &mut early,
             now,
         )
         .await;
         if let Some(forwarding) = forwarding.as_mut() {
-            receive_frames(&node, &socket, forwarding, &mut frame_buf, &mut dtls, now).await;
+            receive_frames(
+                &node,
+                &socket,
+                forwarding,
+                &mut frame_buf,
+                &mut dtls,
+                &mut early,
+                now,
+            )
+            .await;
         }
         while let Ok((session, key)) = psk_rx.try_recv() {
             provide_psk(&mut dtls, now, session, key);
@@ -226,6 +239,7 @@ pub(crate) async fn run(
         on_dtls_events(
             &node,
             &mut dtls,
+            &mut early,
             &mut exchanges,
             &mut sessions,
             forwarding.as_mut(),
@@ -353,6 +367,7 @@ async fn receive(
     buf: &mut [u8],
     dtls: &mut DtlsServer,
     mut forwarding: Option<&mut Forwarding>,
+    early: &mut VecDeque<Event>,
     now: Instant,
 ) {
     for _ in 0..RECV_BATCH {
@@ -361,11 +376,14 @@ async fn receive(
                 Counters::inc(&node.counters.datagrams_received);
                 let datagram = buf.get(..len).unwrap_or_default();
                 let route = match forwarding.as_deref_mut() {
-                    Some(f) => f.route(from, datagram, now),
+                    Some(f) => f.route(datagram, now),
                     None => Route::Here,
                 };
                 match route {
-                    Route::Here => dtls.handle_datagram(now, from, datagram),
+                    Route::Here => match forwarding.as_deref_mut() {
+                        Some(f) => f.hand_to_engine(dtls, early, now, from, datagram, Path::Direct),
+                        None => dtls.handle_datagram(now, from, datagram),
+                    },
                     Route::Owner(owner) => {
                         if let Some(f) = forwarding.as_deref() {
                             if f.forward(owner, from, datagram).await {
@@ -393,12 +411,17 @@ async fn receive_frames(
     forwarding: &mut Forwarding,
     buf: &mut [u8],
     dtls: &mut DtlsServer,
+    early: &mut VecDeque<Event>,
     now: Instant,
 ) {
     for _ in 0..RECV_BATCH {
         match forwarding.try_receive(buf, &node.counters) {
-            Ok(Some(Delivery::Record { device, record })) => {
-                dtls.handle_datagram(now, device, record);
+            Ok(Some(Delivery::Record {
+                device,
+                record,
+                path,
+            })) => {
+                forwarding.hand_to_engine(dtls, early, now, device, record, path);
             }
             Ok(Some(Delivery::SendOut { device, record })) => {
                 match socket.send_to(record, device).await {
@@ -467,16 +490,18 @@ struct Replies {
     reservations: mpsc::UnboundedSender<ReservationAnswer>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn on_dtls_events(
     node: &Arc<Node>,
     dtls: &mut DtlsServer,
+    early: &mut VecDeque<Event>,
     exchanges: &mut Exchanges<SessionId>,
     sessions: &mut Sessions,
     mut forwarding: Option<&mut Forwarding>,
     replies: &Replies,
     now: Instant,
 ) {
-    while let Some(event) = dtls.poll_event() {
+    while let Some(event) = early.pop_front().or_else(|| dtls.poll_event()) {
         match event {
             Event::NeedPsk {
                 session, identity, ..
@@ -510,6 +535,9 @@ fn on_dtls_events(
             }
             Event::PeerMoved { session, old, new } => {
                 sessions.moved(session, old);
+                if let Some(f) = forwarding.as_deref_mut() {
+                    f.forget(old);
+                }
                 // Recorded before this record's application data is
                 // handled (the engine reports the move first), so a Send
                 // in it finds its registration under `old` even before
