@@ -43,8 +43,9 @@ use super::messages::{
 use super::negotiate::{CertTerms, Negotiated};
 use super::reassembly::Reassembler;
 use super::{
-    alert, transcript_bytes, Message, CERTIFICATE, CERTIFICATE_REQUEST, CERTIFICATE_VERIFY,
-    CLIENT_KEY_EXCHANGE, FINISHED, SERVER_HELLO, SERVER_HELLO_DONE, SERVER_KEY_EXCHANGE,
+    alert, transcript_bytes, Fragment, Message, CERTIFICATE, CERTIFICATE_REQUEST,
+    CERTIFICATE_VERIFY, CLIENT_KEY_EXCHANGE, FINISHED, SERVER_HELLO, SERVER_HELLO_DONE,
+    SERVER_KEY_EXCHANGE,
 };
 use crate::event::PeerCredential;
 use crate::pki::{key, verify, ServerPki};
@@ -123,6 +124,11 @@ pub(crate) struct ServerHandshake {
     /// Our current flight answers the client's latest flight, so seeing
     /// that flight again means ours was lost.
     pub(crate) answered: bool,
+    /// Digests of the plaintext messages of the client's latest flight:
+    /// once established, a plaintext record is answered only if it repeats
+    /// one of them exactly (plaintext is unauthenticated, and a message
+    /// number alone is easy to guess).
+    peer_flight_digests: Vec<[u8; 32]>,
     pub(crate) identity: Vec<u8>,
     ecdhe: Option<Ecdhe>,
     /// ECDHE_PSK: our ephemeral key, then the ECDH secret (the
@@ -254,6 +260,7 @@ impl ServerHandshake {
             flight,
             peer_flight_start: hello.seq,
             answered: true,
+            peer_flight_digests: vec![message_digest(hello.msg_type, hello.seq, &hello.body)],
             identity: Vec::new(),
             ecdhe,
             psk_ephemeral,
@@ -285,6 +292,30 @@ impl ServerHandshake {
         rl: &mut RecordLayer,
         env: Env<'_>,
     ) -> Result<Step, u8> {
+        let step = self.advance(msg, rl, env)?;
+        // Finished travels in epoch 1, authenticated: it needs no digest.
+        if msg.msg_type != FINISHED {
+            if msg.seq == self.peer_flight_start {
+                self.peer_flight_digests.clear();
+            }
+            self.peer_flight_digests
+                .push(message_digest(msg.msg_type, msg.seq, &msg.body));
+        }
+        Ok(step)
+    }
+
+    /// The fragment is a whole plaintext message of the client's latest
+    /// flight, byte for byte (type, number and content).
+    pub(crate) fn repeats_peer_flight(&self, frag: &Fragment<'_>) -> bool {
+        frag.is_complete()
+            && self.peer_flight_digests.contains(&message_digest(
+                frag.msg_type,
+                frag.seq,
+                frag.body,
+            ))
+    }
+
+    fn advance(&mut self, msg: &Message, rl: &mut RecordLayer, env: Env<'_>) -> Result<Step, u8> {
         match (self.state, msg.msg_type) {
             (State::AwaitClientCertificate, CERTIFICATE) => {
                 self.client_certificate(msg, env)?;
@@ -444,6 +475,13 @@ impl ServerHandshake {
 
 /// The ECDH secret with the client's point (RFC 8422 §5.10: the
 /// x-coordinate of the shared point).
+/// SHA-256 of a message as it enters the transcript (header with its type
+/// and number, then the body).
+fn message_digest(msg_type: u8, seq: u16, body: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(transcript_bytes(msg_type, seq, body)).into()
+}
+
 fn ecdh_secret(ephemeral: &p256::SecretKey, point: &[u8]) -> Result<Vec<u8>, u8> {
     if point.len() != P256_POINT_LEN {
         return Err(alert::ILLEGAL_PARAMETER);

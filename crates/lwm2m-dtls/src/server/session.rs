@@ -69,6 +69,10 @@ pub(crate) struct Session {
     pub(crate) suite: CipherSuite,
     pub(crate) credential: Option<PeerCredential>,
     pub(crate) retransmit: RetransmitTimer,
+    /// When our flight was last sent again: a repeated client flight is
+    /// answered at most once per retransmission interval, so repeats
+    /// (forged or replayed) cannot make us amplify traffic.
+    pub(crate) last_resend: Option<Instant>,
     pub(crate) hs_deadline: Option<Instant>,
     pub(crate) idle_deadline: Option<Instant>,
     pub(crate) deferred: Vec<Deferred>,
@@ -105,6 +109,7 @@ impl Session {
             suite,
             credential: None,
             retransmit: RetransmitTimer::new(config.initial_retransmit, config.max_retransmit),
+            last_resend: None,
             hs_deadline: now.checked_add(config.handshake_timeout),
             idle_deadline: None,
             deferred: Vec::new(),
@@ -132,6 +137,7 @@ impl Session {
             suite: state.suite,
             credential: Some(state.credential),
             retransmit: RetransmitTimer::new(config.initial_retransmit, config.max_retransmit),
+            last_resend: None,
             hs_deadline: None,
             idle_deadline: config.session_idle_timeout.and_then(|d| now.checked_add(d)),
             deferred: Vec::new(),
@@ -190,9 +196,22 @@ impl Session {
         }
     }
 
-    fn retransmit_flight(&mut self, ctx: &mut Ctx<'_>) {
+    fn retransmit_flight(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
         ctx.stats.retransmissions += 1;
+        self.last_resend = Some(now);
         self.send_flight(ctx);
+    }
+
+    /// Answers a repeated client flight unless we did within the last
+    /// retransmission interval.
+    fn resend_for_repeat(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        let recent = self.last_resend.is_some_and(|at| {
+            at.checked_add(ctx.config.initial_retransmit)
+                .is_none_or(|next| now < next)
+        });
+        if !recent {
+            self.retransmit_flight(ctx, now);
+        }
     }
 
     fn send_alert(&mut self, ctx: &mut Ctx<'_>, level: u8, desc: u8) {
@@ -402,19 +421,29 @@ impl Session {
                 ctx.stats.bad_records += 1;
                 continue;
             }
-            match hs.reasm.insert(&frag) {
-                Inserted::Old => {
-                    // The client repeats the flight we answered: ours was lost.
-                    if frag.seq == hs.peer_flight_start
-                        && frag.offset == 0
-                        && hs.answered
-                        && !retransmitted
-                    {
-                        retransmitted = true;
-                        self.retransmit_flight(ctx);
-                    }
+            // The handshake is over: nothing more is reassembled, and a
+            // plaintext record (unauthenticated) is either an exact repeat
+            // of the client's last flight, which means our last flight was
+            // lost, or dropped silently (RFC 6347 §4.1.2.7) — never fatal.
+            // An epoch-1 Finished is authentic and fresh (replay window).
+            let repeat = if self.phase == Phase::Established {
+                let repeat = epoch == 1 || hs.repeats_peer_flight(&frag);
+                if !repeat {
+                    ctx.stats.bad_records += 1;
                 }
-                Inserted::Accepted | Inserted::Dropped => {}
+                repeat
+            } else {
+                // The client repeats the flight we answered: ours was lost.
+                hs.reasm.insert(&frag) == Inserted::Old
+                    && hs.answered
+                    && (epoch == 1 || hs.repeats_peer_flight(&frag))
+            };
+            if repeat && !retransmitted {
+                retransmitted = true;
+                self.resend_for_repeat(ctx, now);
+            }
+            if self.phase == Phase::Established {
+                continue;
             }
             while let Some(msg) = self.hs.as_mut().and_then(|h| h.reasm.pop()) {
                 if let Err(desc) = self.handle_message(ctx, now, &msg) {
@@ -573,7 +602,7 @@ impl Session {
             let live =
                 self.phase == Phase::Handshaking && self.hs.as_ref().is_some_and(|h| h.answered);
             if live {
-                self.retransmit_flight(ctx);
+                self.retransmit_flight(ctx, now);
                 self.retransmit.backoff(now);
             } else {
                 self.retransmit.stop();
