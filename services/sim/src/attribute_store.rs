@@ -26,21 +26,7 @@ impl AttributeStore {
     /// Applies a Write-Attributes query (`["pmin=10", "pmax=60", "st"]`):
     /// values are set, bare names are removed.
     pub fn write_query<S: AsRef<str>>(&mut self, path: &LwM2mPath, query: &[S]) -> Result<()> {
-        let (set, unset) =
-            LwM2mAttributes::from_query(query).map_err(|e| SimError::BadRequest(e.to_string()))?;
-        let thresholds = set.gt.is_some() || set.lt.is_some() || set.st.is_some();
-        if thresholds && path.resource_id().is_none() {
-            return Err(SimError::BadRequest(format!(
-                "gt/lt/st apply to resources, not to {path}"
-            )));
-        }
-        if let (Some(pmin), Some(pmax)) = (set.pmin, set.pmax) {
-            if pmax < pmin {
-                return Err(SimError::BadRequest(format!(
-                    "pmax {pmax} is smaller than pmin {pmin}"
-                )));
-            }
-        }
+        let (set, unset) = parse_query(path, query)?;
         let entry = self.by_path.entry(path.without_version()).or_default();
         macro_rules! merge {
             ($($f:ident),*) => {$(
@@ -64,6 +50,13 @@ impl AttributeStore {
             self.by_path.remove(&path.without_version());
         }
         Ok(())
+    }
+
+    /// The attributes in force for an observation of `path` that was given
+    /// `own` in its Observe request (LwM2M 1.2): each of those wins over
+    /// the path's.
+    pub fn effective_with(&self, path: &LwM2mPath, own: &LwM2mAttributes) -> LwM2mAttributes {
+        overlay(self.effective(path), own)
     }
 
     /// The attributes attached to exactly this path (what Discover shows).
@@ -115,6 +108,44 @@ impl AttributeStore {
     /// Forgets everything (reboot).
     pub fn clear(&mut self) {
         self.by_path.clear();
+    }
+}
+
+/// A query's attributes for `path`, checked as Write-Attributes checks
+/// them: the values set and the bare names (to remove).
+pub fn parse_query<S: AsRef<str>>(
+    path: &LwM2mPath,
+    query: &[S],
+) -> Result<(LwM2mAttributes, Vec<String>)> {
+    let (set, unset) =
+        LwM2mAttributes::from_query(query).map_err(|e| SimError::BadRequest(e.to_string()))?;
+    let thresholds = set.gt.is_some() || set.lt.is_some() || set.st.is_some();
+    if thresholds && path.resource_id().is_none() {
+        return Err(SimError::BadRequest(format!(
+            "gt/lt/st apply to resources, not to {path}"
+        )));
+    }
+    if let (Some(pmin), Some(pmax)) = (set.pmin, set.pmax) {
+        if pmax < pmin {
+            return Err(SimError::BadRequest(format!(
+                "pmax {pmax} is smaller than pmin {pmin}"
+            )));
+        }
+    }
+    Ok((set, unset))
+}
+
+/// `base` with every attribute `top` sets replaced by `top`'s.
+pub fn overlay(base: LwM2mAttributes, top: &LwM2mAttributes) -> LwM2mAttributes {
+    LwM2mAttributes {
+        pmin: top.pmin.or(base.pmin),
+        pmax: top.pmax.or(base.pmax),
+        gt: top.gt.or(base.gt),
+        lt: top.lt.or(base.lt),
+        st: top.st.or(base.st),
+        epmin: top.epmin.or(base.epmin),
+        epmax: top.epmax.or(base.epmax),
+        ..base
     }
 }
 

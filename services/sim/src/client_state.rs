@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lwm2m_coap::{Response, ResponseCode, Token};
+use lwm2m_core::link::LwM2mAttributes;
 use lwm2m_core::{LwM2mPath, ModelRegistry, Value};
 use rand::rngs::SmallRng;
 
@@ -77,11 +78,12 @@ impl ClientState {
         }
     }
 
-    /// The notification rules of an observation.
-    pub fn rules(&self, target: &ObservedTarget) -> NotifyRules {
+    /// The notification rules of an observation: the attributes attached
+    /// to its path, under those its Observe request gave (LwM2M 1.2).
+    pub fn rules(&self, target: &ObservedTarget, own: &LwM2mAttributes) -> NotifyRules {
         let attrs = match target {
-            ObservedTarget::Single(path) => self.attributes.effective(path),
-            ObservedTarget::Composite(_) => Default::default(),
+            ObservedTarget::Single(path) => self.attributes.effective_with(path, own),
+            ObservedTarget::Composite(_) => own.clone(),
         };
         NotifyRules::from_attributes(&attrs, self.server_default(2), self.server_default(3))
     }
@@ -104,7 +106,7 @@ impl ClientState {
                 continue;
             };
             let target = obs.target.clone();
-            let rules = self.rules(&target);
+            let rules = self.rules(&target, &obs.attributes);
             let current = match snapshot(&self.tree, &target) {
                 Ok(s) => s,
                 Err(e) => {
@@ -218,6 +220,7 @@ mod tests {
             last_con_at: now,
             seq: 0,
             notifications_sent: 0,
+            attributes: LwM2mAttributes::default(),
         });
         token
     }

@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use lwm2m_coap::content_format::LINK_FORMAT;
 use lwm2m_coap::{Method, Request, Response, ResponseCode, Token};
-use lwm2m_core::{codec, ContentFormat, LwM2mNode, LwM2mPath, PathLevel, Value};
+use lwm2m_core::link::LwM2mAttributes;
+use lwm2m_core::{codec, ContentFormat, LwM2mNode, LwM2mPath, PathLevel, Value, Version};
 
 use crate::client_state::ClientState;
 use crate::content_negotiation::{composite_codec, response_format, supported};
@@ -85,7 +86,7 @@ impl ClientState {
                 (Operation::Discover, self.discover(path))
             }
             Method::Get => match req.observe() {
-                Some(0) => (Operation::Observe, self.observe(origin, path, accept)),
+                Some(0) => (Operation::Observe, self.observe(origin, path, req)),
                 Some(1) => {
                     self.cancel(origin, effects);
                     (Operation::CancelObservation, self.read(path, accept))
@@ -160,15 +161,29 @@ impl ClientState {
         Ok(Response::content(LINK_FORMAT, body.into_bytes()))
     }
 
-    fn observe(
-        &mut self,
-        origin: Origin,
-        path: &LwM2mPath,
-        accept: Option<u16>,
-    ) -> Result<Response> {
+    fn observe(&mut self, origin: Origin, path: &LwM2mPath, req: &Request) -> Result<Response> {
         let node = self.tree.read(path)?;
-        let format = self.format_for(accept, &node)?;
-        self.start_observation(origin, ObservedTarget::Single(*path), format)
+        let format = self.format_for(req.options.accept(), &node)?;
+        let attributes = self.observe_attributes(path, req)?;
+        self.start_observation(origin, ObservedTarget::Single(*path), format, attributes)
+    }
+
+    /// Notification attributes in an Observe's query (`?pmin=10&pmax=60`),
+    /// which LwM2M 1.2 allows for that observation alone; checked like
+    /// Write-Attributes (4.00 when wrong). Earlier versions define no
+    /// query on Observe, so a 1.0/1.1 device ignores one.
+    fn observe_attributes(&self, path: &LwM2mPath, req: &Request) -> Result<LwM2mAttributes> {
+        let query = req.query();
+        if query.is_empty() || self.config.lwm2m_version < Version::V1_2 {
+            return Ok(LwM2mAttributes::default());
+        }
+        let (set, unset) = crate::attribute_store::parse_query(path, &query)?;
+        if let Some(name) = unset.first() {
+            return Err(SimError::BadRequest(format!(
+                "attribute {name} without a value in an Observe"
+            )));
+        }
+        Ok(set)
     }
 
     fn start_observation(
@@ -176,6 +191,7 @@ impl ClientState {
         origin: Origin,
         target: ObservedTarget,
         format: ContentFormat,
+        attributes: LwM2mAttributes,
     ) -> Result<Response> {
         let rendered = render(&self.tree, &target, format)?;
         self.observations.insert(Observation {
@@ -188,6 +204,7 @@ impl ClientState {
             last_con_at: origin.now,
             seq: 0,
             notifications_sent: 0,
+            attributes,
         });
         Ok(Response::content(format.code(), rendered.payload).with_observe(0)?)
     }
@@ -234,7 +251,8 @@ impl ClientState {
 
     fn observe_composite(&mut self, origin: Origin, req: &Request) -> Result<Response> {
         let (paths, format) = self.composite_request(req)?;
-        self.start_observation(origin, ObservedTarget::Composite(paths), format)
+        let attributes = self.observe_attributes(&LwM2mPath::ROOT, req)?;
+        self.start_observation(origin, ObservedTarget::Composite(paths), format, attributes)
     }
 
     fn write_attributes(&mut self, path: &LwM2mPath, req: &Request) -> Result<Response> {
@@ -717,6 +735,51 @@ mod tests {
             Some(&Value::String("X".into())),
             "atomic"
         );
+    }
+
+    /// LwM2M 1.2: attributes in the Observe's query hold for that
+    /// observation only; wrong ones are 4.00; a 1.1 device ignores them.
+    #[test]
+    fn a_1_2_observe_carries_its_own_attributes() {
+        let observe = |query: &[(&str, &str)]| {
+            query.iter().fold(
+                Request::get("/3303/0/5700")
+                    .with_option(lwm2m_coap::option_number::OBSERVE, vec![]),
+                |r, (k, v)| r.with_query(k, v),
+            )
+        };
+        let mut s = state(Version::V1_2);
+        s.attributes
+            .write_query(&p("/3303/0/5700"), &["pmin=1", "st=0.5"])
+            .unwrap();
+        let r = handle(&mut s, observe(&[("pmin", "2"), ("pmax", "30")]));
+        assert_eq!(r.response.code, ResponseCode::CONTENT);
+        let obs = s.observations.iter().next().unwrap().clone();
+        assert_eq!(
+            (obs.attributes.pmin, obs.attributes.pmax),
+            (Some(2), Some(30))
+        );
+        let rules = s.rules(&obs.target, &obs.attributes);
+        assert_eq!(
+            rules.pmin,
+            std::time::Duration::from_secs(2),
+            "its own pmin wins"
+        );
+        assert_eq!(rules.pmax, Some(std::time::Duration::from_secs(30)));
+        assert_eq!(rules.st, Some(0.5), "the path's step still holds");
+        assert_eq!(
+            s.attributes.attached(&p("/3303/0/5700")).pmin,
+            Some(1),
+            "the path's attributes are not changed"
+        );
+        let r = handle(&mut s, observe(&[("pmin", "30"), ("pmax", "2")]));
+        assert_eq!(r.response.code, ResponseCode::BAD_REQUEST);
+
+        let mut s = state(Version::V1_1);
+        let r = handle(&mut s, observe(&[("pmin", "2")]));
+        assert_eq!(r.response.code, ResponseCode::CONTENT);
+        let obs = s.observations.iter().next().unwrap();
+        assert!(obs.attributes.is_empty(), "1.1 defines no query on Observe");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use lwm2m_coap::Token;
+use lwm2m_core::link::LwM2mAttributes;
 use lwm2m_core::{ContentFormat, LwM2mNode, LwM2mPath};
 
 use crate::content_negotiation::{encode, multi_node_codec};
@@ -50,6 +51,9 @@ pub struct Observation {
     pub seq: u32,
     /// Notifications sent after the initial answer.
     pub notifications_sent: u64,
+    /// Attributes given in the Observe request itself (LwM2M 1.2): they
+    /// hold for this observation only, over those attached to the path.
+    pub attributes: LwM2mAttributes,
 }
 
 /// A rendered observation: the leaves it covers and the encoded body.
@@ -263,6 +267,7 @@ mod tests {
             last_con_at: now,
             seq: 0,
             notifications_sent: 0,
+            attributes: LwM2mAttributes::default(),
         };
         let mut table = Observations::new();
         table.insert(obs.clone());
