@@ -113,6 +113,15 @@ pub struct Limits {
     pub max_handshakes: usize,
     /// Sessions (handshaking + established) at once (default 200,000).
     pub max_sessions: usize,
+    /// Handshakes in progress at once from one IP address, any port
+    /// (default 256: devices behind one carrier NAT may reconnect together,
+    /// but one host cannot take every handshake slot).
+    pub max_handshakes_per_ip: usize,
+    /// Bytes one handshake may buffer: handshake messages being reassembled
+    /// (allocated as fragments arrive, not at their announced length) and
+    /// records deferred until the keys are known (default 24 KiB: a
+    /// 16 KiB certificate chain and the rest of its flight).
+    pub max_handshake_buffer: usize,
     /// Encrypted records buffered per handshake while the keys are not yet
     /// known, e.g. while the PSK lookup runs (default 8).
     pub max_deferred_records: usize,
@@ -127,6 +136,8 @@ impl Default for Limits {
         Self {
             max_handshakes: 10_000,
             max_sessions: 200_000,
+            max_handshakes_per_ip: 256,
+            max_handshake_buffer: 24 * 1024,
             max_deferred_records: 8,
             max_records_awaiting_reservation: 32,
         }
@@ -172,7 +183,10 @@ impl ServerConfig {
         if self.handshake_timeout.is_zero() || self.cookie_secret_lifetime.is_zero() {
             return Err(Error::InvalidConfig("timeouts must be non-zero"));
         }
-        if self.limits.max_sessions == 0 || self.limits.max_handshakes == 0 {
+        if self.limits.max_sessions == 0
+            || self.limits.max_handshakes == 0
+            || self.limits.max_handshakes_per_ip == 0
+        {
             return Err(Error::InvalidConfig("limits must be non-zero"));
         }
         // Half a block is asked for ahead; below 2 there is no half.

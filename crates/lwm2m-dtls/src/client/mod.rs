@@ -47,6 +47,10 @@ use crate::record_layer::{Opened, RecordLayer};
 use crate::suites::{CipherSuite, KeyExchange};
 use certificate::{certificate_verify, our_certificate, ServerAuth};
 
+/// Bytes of the server's flights the client buffers in reassembly (the
+/// client picked its server; this only bounds a broken one).
+const REASSEMBLY_BUDGET: usize = 64 * 1024;
+
 /// Client configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientConfig {
@@ -387,7 +391,7 @@ impl DtlsClient {
                 }
                 continue;
             }
-            if self.reasm.insert(&frag) == Inserted::Old
+            if self.reasm.insert(&frag, REASSEMBLY_BUDGET) == Inserted::Old
                 && !retransmitted
                 && self.state == State::Established
             {

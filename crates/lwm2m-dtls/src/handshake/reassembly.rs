@@ -4,7 +4,10 @@
 //! Memory is bounded: only a few messages ahead of the next expected one are
 //! buffered, each at most [`super::MAX_MESSAGE_LEN`] bytes and at most
 //! `MAX_RANGES` disjoint received ranges (so tiny overlapping fragments
-//! cannot make bookkeeping grow).
+//! cannot make bookkeeping grow). A message's buffer grows with the bytes
+//! that arrived (up to the end of the furthest fragment), not with the
+//! length its header announces, and the caller gives a budget for all of
+//! them together.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +20,9 @@ const MAX_RANGES: usize = 32;
 #[derive(Debug)]
 struct Partial {
     msg_type: u8,
+    /// The announced message length.
+    len: usize,
+    /// Received bytes, up to the end of the furthest fragment so far.
     buf: Vec<u8>,
     /// Sorted, disjoint, non-adjacent received byte ranges.
     ranges: Vec<(usize, usize)>,
@@ -24,12 +30,17 @@ struct Partial {
 
 impl Partial {
     fn complete(&self) -> bool {
-        matches!(self.ranges.as_slice(), [(0, end)] if *end == self.buf.len())
-            || self.buf.is_empty()
+        matches!(self.ranges.as_slice(), [(0, end)] if *end == self.len) || self.len == 0
     }
 
     fn add(&mut self, start: usize, body: &[u8]) -> bool {
         let end = start + body.len();
+        if end > self.len {
+            return false;
+        }
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
+        }
         let Some(dst) = self.buf.get_mut(start..end) else {
             return false;
         };
@@ -78,7 +89,9 @@ impl Reassembler {
         }
     }
 
-    pub(crate) fn insert(&mut self, f: &Fragment<'_>) -> Inserted {
+    /// Buffers a fragment unless the bytes held for all messages would
+    /// exceed `budget`.
+    pub(crate) fn insert(&mut self, f: &Fragment<'_>, budget: usize) -> Inserted {
         if f.seq < self.next {
             return Inserted::Old;
         }
@@ -91,19 +104,37 @@ impl Reassembler {
         let Ok(offset) = usize::try_from(f.offset) else {
             return Inserted::Dropped;
         };
-        let entry = self.partial.entry(f.seq).or_insert_with(|| Partial {
-            msg_type: f.msg_type,
-            buf: vec![0; len],
-            ranges: Vec::new(),
-        });
-        if entry.msg_type != f.msg_type || entry.buf.len() != len {
+        let end = offset.saturating_add(f.body.len());
+        let held = self.buffered();
+        let growth = match self.partial.get(&f.seq) {
+            Some(p) if p.msg_type != f.msg_type || p.len != len => return Inserted::Dropped,
+            Some(p) => end.saturating_sub(p.buf.len()),
+            None => end,
+        };
+        if held.saturating_add(growth) > budget {
             return Inserted::Dropped;
         }
+        let entry = self.partial.entry(f.seq).or_insert_with(|| Partial {
+            msg_type: f.msg_type,
+            len,
+            buf: Vec::new(),
+            ranges: Vec::new(),
+        });
         if entry.add(offset, f.body) {
             Inserted::Accepted
         } else {
             Inserted::Dropped
         }
+    }
+
+    /// Bytes held for messages not yet delivered.
+    pub(crate) fn buffered(&self) -> usize {
+        self.partial.values().map(|p| p.buf.len()).sum()
+    }
+
+    /// Forgets partial messages (the handshake is over).
+    pub(crate) fn discard(&mut self) {
+        self.partial.clear();
     }
 
     /// The next complete message in order, if any.
@@ -133,7 +164,7 @@ mod tests {
     }
 
     fn insert(r: &mut Reassembler, bytes: &[u8]) -> Inserted {
-        r.insert(&read_fragment(&mut Reader::new(bytes)).unwrap())
+        r.insert(&read_fragment(&mut Reader::new(bytes)).unwrap(), usize::MAX)
     }
 
     #[test]
@@ -166,6 +197,27 @@ mod tests {
         let mut r = Reassembler::new(0);
         insert(&mut r, &frag(0, &[0; 10], 0, 5));
         assert_eq!(insert(&mut r, &frag(0, &[0; 12], 5, 5)), Inserted::Dropped);
+    }
+
+    #[test]
+    fn buffers_grow_with_what_arrived_within_the_budget() {
+        let mut r = Reassembler::new(0);
+        let big = frag(0, &[7; 1000], 990, 10);
+        let f = read_fragment(&mut Reader::new(&big)).unwrap();
+        assert_eq!(r.insert(&f, 999), Inserted::Dropped);
+        assert_eq!(r.buffered(), 0);
+        assert_eq!(r.insert(&f, 1000), Inserted::Accepted);
+        assert_eq!(r.buffered(), 1000);
+        let small = frag(1, b"abc", 0, 3);
+        let f = read_fragment(&mut Reader::new(&small)).unwrap();
+        assert_eq!(r.insert(&f, 1002), Inserted::Dropped);
+        assert_eq!(r.insert(&f, 1003), Inserted::Accepted);
+        let head = frag(0, &[7; 1000], 0, 990);
+        let f = read_fragment(&mut Reader::new(&head)).unwrap();
+        assert_eq!(r.insert(&f, 1003), Inserted::Accepted);
+        assert_eq!(r.pop().unwrap().body, vec![7; 1000]);
+        assert_eq!(r.pop().unwrap().body, b"abc");
+        assert_eq!(r.buffered(), 0);
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub(crate) mod session;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
 use rand_core::CryptoRngCore;
@@ -68,6 +68,8 @@ pub struct DtlsServer {
     stats: Stats,
     next_id: u64,
     handshakes: usize,
+    /// Handshakes in progress per source IP (`limits.max_handshakes_per_ip`).
+    handshakes_per_ip: HashMap<IpAddr, usize>,
     last_now: Option<Instant>,
     pki: Option<ServerPki>,
     /// A wall-clock reading from the driver: (`now` then, time since the
@@ -130,6 +132,7 @@ impl DtlsServer {
             stats: Stats::default(),
             next_id: 1,
             handshakes: 0,
+            handshakes_per_ip: HashMap::new(),
             last_now: None,
             pki,
             wall_clock: None,
@@ -163,6 +166,16 @@ impl DtlsServer {
     /// Handshakes in progress (gauge).
     pub fn handshakes_in_progress(&self) -> usize {
         self.handshakes
+    }
+
+    /// Bytes buffered by handshakes in progress: messages in reassembly
+    /// and records waiting for keys (gauge; walks every session).
+    pub fn handshake_buffered_bytes(&self) -> usize {
+        self.sessions
+            .values()
+            .filter(|s| s.phase == Phase::Handshaking)
+            .map(Session::buffered_bytes)
+            .sum()
     }
 
     /// Established sessions (gauge).
@@ -373,8 +386,10 @@ impl DtlsServer {
             self.send_raw(from, encode_record(CT_HANDSHAKE, 0, rec.seq, &[], &hs));
             return;
         }
+        let from_ip = self.handshakes_per_ip.get(&from.ip()).copied();
         if self.handshakes >= self.config.limits.max_handshakes
             || self.sessions.len() >= self.config.limits.max_sessions
+            || from_ip.unwrap_or(0) >= self.config.limits.max_handshakes_per_ip
         {
             self.stats.handshakes_refused += 1;
             return;
@@ -452,6 +467,7 @@ impl DtlsServer {
         session.retransmit.arm(now);
         self.stats.handshakes_started += 1;
         self.handshakes += 1;
+        *self.handshakes_per_ip.entry(from.ip()).or_default() += 1;
         if !our_cid.is_empty() {
             self.by_cid.insert(our_cid, id);
         }
@@ -508,6 +524,7 @@ impl DtlsServer {
         if s.counted_as_handshake && s.phase != Phase::Handshaking {
             s.counted_as_handshake = false;
             self.handshakes -= 1;
+            handshake_ended(&mut self.handshakes_per_ip, s.addr.ip());
             if s.phase == Phase::Established {
                 if let Some(key_id) = crate::export::key_id(&s.rl) {
                     self.by_key_id.insert(key_id, id);
@@ -552,6 +569,7 @@ impl DtlsServer {
         };
         if s.counted_as_handshake {
             self.handshakes -= 1;
+            handshake_ended(&mut self.handshakes_per_ip, s.addr.ip());
         }
         if self.by_addr.get(&s.addr) == Some(&id) {
             self.by_addr.remove(&s.addr);
@@ -779,5 +797,15 @@ impl DtlsServer {
     /// `Closed { reason: Local }` event follows.
     pub fn close(&mut self, now: Instant, session: SessionId) -> Result<(), Error> {
         self.on_session(now, session, |s, ctx| s.close_locally(ctx))
+    }
+}
+
+/// One handshake from `ip` ended (completed, failed or replaced).
+fn handshake_ended(per_ip: &mut HashMap<IpAddr, usize>, ip: IpAddr) {
+    if let Some(n) = per_ip.get_mut(&ip) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            per_ip.remove(&ip);
+        }
     }
 }

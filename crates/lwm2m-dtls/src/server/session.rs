@@ -162,6 +162,13 @@ impl Session {
         })
     }
 
+    /// Bytes this handshake buffers: messages in reassembly and records
+    /// deferred until the keys are known.
+    pub(crate) fn buffered_bytes(&self) -> usize {
+        let reassembly = self.hs.as_ref().map_or(0, |h| h.reasm.buffered());
+        reassembly + self.deferred.iter().map(|d| d.bytes.len()).sum::<usize>()
+    }
+
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         [self.hs_deadline, self.retransmit.at, self.idle_deadline]
             .into_iter()
@@ -317,8 +324,11 @@ impl Session {
                 newest,
             } => (ctype, content, newest),
             Opened::NoKeys => {
+                let limits = &ctx.config.limits;
                 if self.phase == Phase::Handshaking
-                    && self.deferred.len() < ctx.config.limits.max_deferred_records
+                    && self.deferred.len() < limits.max_deferred_records
+                    && self.buffered_bytes().saturating_add(raw.len())
+                        <= limits.max_handshake_buffer
                 {
                     ctx.stats.deferred_records += 1;
                     self.deferred.push(Deferred {
@@ -413,6 +423,14 @@ impl Session {
                 self.send_alert(ctx, alert::LEVEL_WARNING, alert::NO_RENEGOTIATION);
                 continue;
             }
+            // What reassembly may hold: the handshake's budget less the
+            // deferred records.
+            let deferred: usize = self.deferred.iter().map(|d| d.bytes.len()).sum();
+            let budget = ctx
+                .config
+                .limits
+                .max_handshake_buffer
+                .saturating_sub(deferred);
             let Some(hs) = self.hs.as_mut() else {
                 continue;
             };
@@ -434,7 +452,7 @@ impl Session {
                 repeat
             } else {
                 // The client repeats the flight we answered: ours was lost.
-                hs.reasm.insert(&frag) == Inserted::Old
+                hs.reasm.insert(&frag, budget) == Inserted::Old
                     && hs.answered
                     && (epoch == 1 || hs.repeats_peer_flight(&frag))
             };
@@ -477,6 +495,9 @@ impl Session {
                 });
             }
             Step::Complete => {
+                if let Some(h) = self.hs.as_mut() {
+                    h.reasm.discard();
+                }
                 self.send_flight(ctx);
                 // The last flight has no timer: it is resent when the client
                 // repeats its flight (RFC 6347 §4.2.4).
