@@ -103,7 +103,12 @@ impl Cluster {
             config.cluster.lease_ttl = Duration::from_millis(1_500);
             config.cluster.heartbeat = Duration::from_millis(300);
             config.cluster.forward_bind = Some("127.0.0.1:0".parse().unwrap());
-            config.cluster.key = b"the cluster's shared secret".to_vec();
+            // 32 random bytes, as `node.cluster_key` requires.
+            config.cluster.key = [
+                *uuid::Uuid::new_v4().as_bytes(),
+                *uuid::Uuid::new_v4().as_bytes(),
+            ]
+            .concat();
             let node = cluster.node(config.clone()).await;
             // Restarts come back on the same device-facing ports.
             config.coap_bind = node.handle.coap_addr;

@@ -155,7 +155,12 @@ impl Cluster {
         wait_for_tcp(registry_grpc, READY_TIMEOUT).await?;
         registry.check_alive()?;
 
-        let key = uuid::Uuid::new_v4().simple().to_string();
+        // 32 random bytes in hex, as `node.cluster_key` requires.
+        let key = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
         let mut nodes = Vec::new();
         for id in 1..=args.nodes {
             let dtls: SocketAddr = format!("127.0.0.1:{}", free_udp_port()?).parse()?;

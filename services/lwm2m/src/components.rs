@@ -70,7 +70,8 @@ pub fn transport_config(settings: &Settings) -> TransportConfig {
         forward_bind: s.node.forward_bind.parse().ok(),
         forward_advertise: (!s.node.forward_advertise.is_empty())
             .then(|| s.node.forward_advertise.clone()),
-        key: s.node.cluster_key.as_bytes().to_vec(),
+        // Checked in `Settings::validate`; a key file is read at start.
+        key: lwm2m_transport::cluster::decode_key(&s.node.cluster_key).unwrap_or_default(),
         sequence_block: s.node.sequence_block,
     };
     config.coap.ack_timeout = Duration::from_millis(s.coap.ack_timeout_ms);
@@ -206,6 +207,9 @@ pub async fn start_transport_on(
     };
     let mut config = transport_config(settings);
     config.dtls.certificate = dtls_certificate(settings)?;
+    if let Some(key) = cluster_key_file(settings)? {
+        config.cluster.key = key;
+    }
     let mut shutdown = shutdown;
     lwm2m_transport::start(config, deps, async move { shutdown.wait().await })
         .await
@@ -213,6 +217,19 @@ pub async fn start_transport_on(
             component: "transport",
             reason: e.to_string(),
         })
+}
+
+/// The cluster key from `node.cluster_key_file`, if set.
+pub fn cluster_key_file(settings: &Settings) -> Result<Option<Vec<u8>>, Error> {
+    let path = &settings.node.cluster_key_file;
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::config("node.cluster_key_file", format!("cannot read {path}: {e}")))?;
+    lwm2m_transport::cluster::decode_key(&text)
+        .map(Some)
+        .map_err(|e| Error::config("node.cluster_key_file", format!("{path}: {e}")))
 }
 
 /// The DTLS key and certificates the settings name (`None`: PSK only).
@@ -425,13 +442,25 @@ mod tests {
             NodeIdSource::Ordinal { .. }
         ));
         s.node.forward_bind = "127.0.0.1:5701".into();
-        s.node.cluster_key = "0123456789abcdef".into();
+        s.node.cluster_key = "ab".repeat(32);
         let c = transport_config(&s);
         assert_eq!(
             c.cluster.forward_bind,
             Some("127.0.0.1:5701".parse().unwrap())
         );
-        assert_eq!(c.cluster.key, b"0123456789abcdef");
+        assert_eq!(c.cluster.key, vec![0xab; 32]);
+        // Or from a file (a mounted Secret), in base64 with a newline.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cluster.key");
+        std::fs::write(&file, "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=\n").unwrap();
+        s.node.cluster_key_file = file.display().to_string();
+        assert_eq!(cluster_key_file(&s).unwrap(), Some(vec![0xab; 32]));
+        std::fs::write(&file, "a passphrase of some length\n").unwrap();
+        let err = cluster_key_file(&s).unwrap_err().to_string();
+        assert!(
+            err.contains("node.cluster_key_file") && err.contains("32 random bytes"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -61,10 +61,14 @@ pub struct NodeSettings {
     /// The forwarding address other nodes use (e.g. the pod IP); empty: the
     /// bound address.
     pub forward_advertise: String,
-    /// Secret shared by all nodes, authenticating forwarded records (16
-    /// bytes or more; required with `forward_bind`). Set it from a Secret
-    /// (`LWM2M_NODE_CLUSTER_KEY`).
+    /// Secret shared by all nodes, authenticating forwarded records: 32
+    /// random bytes in hex or base64 (`openssl rand -hex 32`); this or
+    /// `cluster_key_file` is required with `forward_bind`. Set it from a
+    /// Secret (`LWM2M_NODE_CLUSTER_KEY`).
     pub cluster_key: String,
+    /// A file holding the cluster key (hex or base64), e.g. a mounted
+    /// Secret; instead of `cluster_key`.
+    pub cluster_key_file: String,
     /// DTLS record sequence numbers a session reserves in the session
     /// store at a time, so that after a crash (kill -9) the next node with
     /// this id takes its sessions over without reusing one; 0 turns it off
@@ -83,6 +87,7 @@ impl Default for NodeSettings {
             forward_bind: String::new(),
             forward_advertise: String::new(),
             cluster_key: String::new(),
+            cluster_key_file: String::new(),
             sequence_block: 4096,
         }
     }
@@ -641,11 +646,28 @@ impl Settings {
                     ),
                 ));
             }
-            if self.node.cluster_key.len() < 16 {
-                return Err(Error::config(
-                    "node.cluster_key",
-                    "record forwarding needs a cluster key of at least 16 bytes",
-                ));
+            match (
+                self.node.cluster_key.is_empty(),
+                self.node.cluster_key_file.is_empty(),
+            ) {
+                (true, true) => {
+                    return Err(Error::config(
+                        "node.cluster_key",
+                        "record forwarding needs a cluster key (node.cluster_key or node.cluster_key_file)",
+                    ))
+                }
+                (false, false) => {
+                    return Err(Error::config(
+                        "node.cluster_key",
+                        "set node.cluster_key or node.cluster_key_file, not both",
+                    ))
+                }
+                // The file is read when the transport starts.
+                (true, false) => {}
+                (false, true) => {
+                    lwm2m_transport::cluster::decode_key(&self.node.cluster_key)
+                        .map_err(|e| Error::config("node.cluster_key", e))?;
+                }
             }
         }
         if self.node.sequence_block == 1 || self.node.sequence_block > 1 << 40 {
@@ -934,7 +956,10 @@ mod tests {
             None,
             env(&[
                 ("LWM2M_NODE_FORWARD_BIND", "127.0.0.1:5701"),
-                ("LWM2M_NODE_CLUSTER_KEY", "0123456789abcdef0123"),
+                (
+                    "LWM2M_NODE_CLUSTER_KEY",
+                    "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a",
+                ),
                 ("LWM2M_NODE_DERIVE", "ordinal"),
             ]),
         )
@@ -945,6 +970,14 @@ mod tests {
             (
                 vec![("LWM2M_NODE_FORWARD_BIND", "127.0.0.1:5701")],
                 "node.cluster_key",
+            ),
+            // A passphrase, however long, is not a key.
+            (
+                vec![
+                    ("LWM2M_NODE_FORWARD_BIND", "127.0.0.1:5701"),
+                    ("LWM2M_NODE_CLUSTER_KEY", "0123456789abcdef0123"),
+                ],
+                "32 random bytes",
             ),
             (
                 vec![("LWM2M_NODE_FORWARD_BIND", "nowhere")],

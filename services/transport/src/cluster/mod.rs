@@ -58,7 +58,8 @@ pub struct ClusterConfig {
     pub forward_bind: Option<SocketAddr>,
     /// The forwarding address other nodes use; default: the bound one.
     pub forward_advertise: Option<String>,
-    /// Authenticates forwarded frames; the same on every node, kept secret.
+    /// Authenticates forwarded frames; the same on every node, kept secret:
+    /// [`KEY_LEN`] random bytes ([`decode_key`] reads them from text).
     pub key: Vec<u8>,
     /// DTLS record sequence numbers each session reserves in the cluster
     /// store at a time (0: none; then a crashed node's sessions cannot be
@@ -97,6 +98,36 @@ impl Default for ClusterConfig {
     }
 }
 
+/// Bytes in a cluster key.
+pub const KEY_LEN: usize = 32;
+
+/// Reads a cluster key written as text: [`KEY_LEN`] bytes in hex (64
+/// characters) or base64 (standard or URL-safe, padded or not); spaces
+/// around it (a file's newline) are ignored. Anything else, a passphrase
+/// above all, is refused: frames are only as strong as the key's entropy.
+pub fn decode_key(text: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let text = text.trim();
+    let engines = [
+        &base64::engine::general_purpose::STANDARD,
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+        &base64::engine::general_purpose::URL_SAFE,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    let key = if text.len() == 2 * KEY_LEN {
+        hex::decode(text).ok()
+    } else {
+        engines.iter().find_map(|e| e.decode(text).ok())
+    };
+    match key {
+        Some(key) if key.len() == KEY_LEN => Ok(key),
+        _ => Err(format!(
+            "the cluster key must be {KEY_LEN} random bytes, written as hex (64 characters) or \
+             base64 (44); make one with `openssl rand -hex {KEY_LEN}`"
+        )),
+    }
+}
+
 impl ClusterConfig {
     pub(crate) fn validate(&self) -> Result<(), crate::Error> {
         if self.heartbeat.is_zero() || self.heartbeat.saturating_mul(2) > self.lease_ttl {
@@ -105,11 +136,59 @@ impl ClusterConfig {
                 self.heartbeat, self.lease_ttl
             )));
         }
-        if self.forward_bind.is_some() && self.key.len() < 16 {
-            return Err(crate::Error::Config(
-                "record forwarding needs a cluster key of at least 16 bytes".into(),
-            ));
+        if self.forward_bind.is_some() && self.key.len() != KEY_LEN {
+            return Err(crate::Error::Config(format!(
+                "record forwarding needs a cluster key of {KEY_LEN} random bytes, not {}",
+                self.key.len()
+            )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Finding 14: 32 random bytes in hex or base64; passphrases, short
+    /// keys and other lengths are refused.
+    #[test]
+    fn cluster_keys_are_32_bytes_in_hex_or_base64() {
+        let bytes: Vec<u8> = (0..32).collect();
+        let hex_key = hex::encode(&bytes);
+        assert_eq!(decode_key(&hex_key).unwrap(), bytes);
+        assert_eq!(
+            decode_key(&format!("{}\n", hex_key.to_uppercase())).unwrap(),
+            bytes
+        );
+        use base64::Engine as _;
+        for e in [
+            &base64::engine::general_purpose::STANDARD,
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ] {
+            assert_eq!(decode_key(&e.encode(&bytes)).unwrap(), bytes);
+        }
+        for bad in [
+            "",
+            "0123456789abcdef0123",
+            "the cluster's shared secret",
+            &hex::encode(&bytes[..16]),
+            &hex::encode([&bytes[..], &bytes[..1]].concat()),
+            &"x".repeat(64),
+        ] {
+            let e = decode_key(bad).unwrap_err();
+            assert!(e.contains("32 random bytes"), "{bad:?}: {e}");
+        }
+        let config = ClusterConfig {
+            forward_bind: Some("127.0.0.1:0".parse().unwrap()),
+            key: b"0123456789abcdef0123".to_vec(),
+            ..ClusterConfig::default()
+        };
+        assert!(config.validate().is_err());
+        let config = ClusterConfig {
+            key: bytes,
+            ..config
+        };
+        assert!(config.validate().is_ok());
     }
 }
