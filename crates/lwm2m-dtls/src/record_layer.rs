@@ -158,6 +158,14 @@ impl RecordLayer {
         }
     }
 
+    /// Whether `open` would take this record as authentic (fresh or a
+    /// replay), without changing any state: for telling apart the records
+    /// of two connections on one address.
+    pub(crate) fn recognises(&self, rec: &Record<'_>) -> bool {
+        let mut probe = self.clone();
+        matches!(probe.open(rec), Opened::Data { .. } | Opened::Replay)
+    }
+
     fn accept(&mut self, epoch: usize, seq: u64) -> bool {
         self.replay.get_mut(epoch).is_some_and(|w| w.accept(seq))
     }

@@ -58,6 +58,12 @@ pub struct DtlsServer {
     cookies: CookieKeys,
     sessions: HashMap<SessionId, Session>,
     by_addr: HashMap<SocketAddr, SessionId>,
+    /// Handshakes from the address of an established session, which keeps
+    /// `by_addr` until the handshake completes (RFC 6347 §4.2.8: a replayed
+    /// ClientHello must not cut the session off). Plaintext records from
+    /// the address go to the handshake, epoch-1 records to whichever of
+    /// the two authenticates them.
+    replacing: HashMap<SocketAddr, SessionId>,
     by_cid: HashMap<Vec<u8>, SessionId>,
     /// Established sessions by `export::key_id`: an import of a session
     /// already here (its parked and its reserved blob) is refused.
@@ -124,6 +130,7 @@ impl DtlsServer {
             cookies,
             sessions: HashMap::new(),
             by_addr: HashMap::new(),
+            replacing: HashMap::new(),
             by_cid: HashMap::new(),
             by_key_id: HashMap::new(),
             timers: BinaryHeap::new(),
@@ -285,15 +292,27 @@ impl DtlsServer {
             return;
         }
         let existing = self.by_addr.get(&from).copied();
+        let pending = self.replacing.get(&from).copied();
         if rec.epoch == 0 && rec.ctype == CT_HANDSHAKE {
             if let Some(frag) = read_fragment(&mut Reader::new(rec.fragment)) {
                 if frag.msg_type == CLIENT_HELLO {
-                    self.client_hello(now, from, rec, &frag, existing);
+                    self.client_hello(now, from, rec, &frag, existing, pending);
                     return;
                 }
             }
         }
-        match existing {
+        let target = match (existing, pending) {
+            (Some(established), Some(handshake)) => {
+                let theirs = rec.epoch != 0
+                    && self
+                        .sessions
+                        .get(&established)
+                        .is_some_and(|s| s.rl.recognises(rec));
+                Some(if theirs { established } else { handshake })
+            }
+            (existing, pending) => pending.or(existing),
+        };
+        match target {
             Some(id) => self.deliver(now, id, from, rec, raw, false),
             None => self.stats.unknown_peer_records += 1,
         }
@@ -330,6 +349,7 @@ impl DtlsServer {
         rec: &Record<'_>,
         frag: &Fragment<'_>,
         existing: Option<SessionId>,
+        pending: Option<SessionId>,
     ) {
         if !frag.is_complete() {
             self.stats.fragmented_client_hellos += 1;
@@ -339,7 +359,7 @@ impl DtlsServer {
             self.stats.malformed_records += 1;
             return;
         };
-        if let Some(id) = existing {
+        for id in pending.into_iter().chain(existing) {
             if self
                 .sessions
                 .get(&id)
@@ -443,6 +463,9 @@ impl DtlsServer {
         };
 
         let mut replaces = None;
+        if let Some(old) = pending {
+            self.close_session(old, CloseReason::Replaced);
+        }
         if let Some(old) = existing {
             match self.sessions.get(&old).map(|s| s.phase) {
                 Some(Phase::Handshaking) => self.close_session(old, CloseReason::Replaced),
@@ -471,7 +494,11 @@ impl DtlsServer {
         if !our_cid.is_empty() {
             self.by_cid.insert(our_cid, id);
         }
-        self.by_addr.insert(from, id);
+        if replaces.is_some() {
+            self.replacing.insert(from, id);
+        } else {
+            self.by_addr.insert(from, id);
+        }
         self.sessions.insert(id, session);
         self.settle(id);
     }
@@ -530,9 +557,14 @@ impl DtlsServer {
                     self.by_key_id.insert(key_id, id);
                 }
                 if let Some(old) = s.replaces.take() {
-                    let same_addr = self.sessions.get(&old).is_some_and(|o| {
-                        o.addr == self.sessions.get(&id).map_or(o.addr, |n| n.addr)
-                    });
+                    // The Finished proved the peer: the address is the new
+                    // session's now.
+                    let addr = s.addr;
+                    if self.replacing.get(&addr) == Some(&id) {
+                        self.replacing.remove(&addr);
+                    }
+                    self.by_addr.insert(addr, id);
+                    let same_addr = self.sessions.get(&old).is_some_and(|o| o.addr == addr);
                     if same_addr {
                         self.close_session(old, CloseReason::Replaced);
                     }
@@ -573,13 +605,9 @@ impl DtlsServer {
         }
         if self.by_addr.get(&s.addr) == Some(&id) {
             self.by_addr.remove(&s.addr);
-            // A failed re-handshake gives the address back to the session it
-            // would have replaced.
-            if let Some(old) = s.replaces {
-                if self.sessions.get(&old).is_some_and(|o| o.addr == s.addr) {
-                    self.by_addr.insert(s.addr, old);
-                }
-            }
+        }
+        if self.replacing.get(&s.addr) == Some(&id) {
+            self.replacing.remove(&s.addr);
         }
         if !s.rl.cid_recv.is_empty() && self.by_cid.get(&s.rl.cid_recv) == Some(&id) {
             self.by_cid.remove(&s.rl.cid_recv);
