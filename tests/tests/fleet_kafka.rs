@@ -174,6 +174,7 @@ async fn scenario(brokers: String, redis: Arc<RedisStore>) {
                         operation: Some(Operation::Observe(ObserveOperation {
                             path: PATH.into(),
                             content_format: None,
+                            ..Default::default()
                         })),
                     })
                     .await

@@ -291,6 +291,7 @@ async fn node_lib_client_registers_is_read_written_executed_observed_and_deregis
             Operation::Observe(ObserveOperation {
                 path: "/3303/0/5700".into(),
                 content_format: None,
+                ..Default::default()
             }),
         ))
         .await
@@ -445,6 +446,7 @@ async fn node_lib_client_values_of_an_object_without_a_model_are_kept_with_a_gue
             Operation::Observe(ObserveOperation {
                 path: "/33605/5/2".into(),
                 content_format: Some(0),
+                ..Default::default()
             }),
         ))
         .await
@@ -542,6 +544,7 @@ async fn node_lib_client_is_observed_once_and_refused_after_cancel() {
             Operation::Observe(ObserveOperation {
                 path: "/3303/0/5700".into(),
                 content_format: None,
+                ..Default::default()
             }),
         )
     };

@@ -188,6 +188,7 @@ async fn a_psk_fleet_imported_from_its_own_csv_registers_and_is_read_and_observe
     let observe = Operation::Observe {
         path: "/3303/0/5700".parse().unwrap(),
         content_format: None,
+        attributes: Default::default(),
     };
     let observed = downlinks.send(&target, observe, None).await.unwrap();
     assert_eq!(observed.code, ResponseCode::CONTENT, "{observed:?}");

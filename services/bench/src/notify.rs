@@ -308,6 +308,7 @@ async fn observe_all(product: &Product, load: &Load) -> Result<()> {
                         operation: Some(Operation::Observe(ObserveOperation {
                             path: PATH.into(),
                             content_format: None,
+                            ..Default::default()
                         })),
                     })
                     .await

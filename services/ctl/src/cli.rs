@@ -222,6 +222,10 @@ pub struct ObserveArgs {
     /// Stop after this many seconds.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub duration: Option<u64>,
+    /// Notification attributes for this observation alone, sent in the
+    /// Observe itself (LwM2M 1.2 devices; older ones take write-attributes).
+    #[command(flatten)]
+    pub attributes: NotificationAttributes,
 }
 
 #[derive(Subcommand, Debug)]

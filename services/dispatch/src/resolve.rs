@@ -293,6 +293,7 @@ pub fn resolve(command: &Command, cx: &Context<'_>) -> Result<Option<Action>> {
         Command::Observe { target, format } => Op::Observe(tpb::ObserveOperation {
             path: wire(&cx.target(target)?),
             content_format: cf(format),
+            ..Default::default()
         }),
         Command::ObserveComposite { targets, format } => {
             Op::ObserveComposite(tpb::ObserveCompositeOperation {

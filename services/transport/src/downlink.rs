@@ -156,6 +156,16 @@ async fn run_locally(
                 match start_observation(node, reg, &operation, planned.format).await? {
                     Observed::New(token) => (planned, Some(token)),
                     Observed::Existing(existing) => {
+                        if has_own_attributes(&operation) {
+                            // One observation per path: a joined one keeps
+                            // the attributes it was started with.
+                            return Err(Error::FailedPrecondition(format!(
+                                "{} is already observed on {}; an Observe with its own \
+                                 attributes needs it cancelled first (or use Write-Attributes)",
+                                existing.paths.join(","),
+                                reg.endpoint
+                            )));
+                        }
                         reused = Some(existing.token.clone());
                         (read_of_observed(reg, &existing)?, None)
                     }
@@ -294,6 +304,11 @@ fn read_of_observed(
 /// Stores the observation (with a fresh random token) before the Observe
 /// leaves, so a notification reaching any node can be matched; or finds
 /// the observation the device already has of these paths.
+/// An Observe that carries notification attributes of its own (LwM2M 1.2).
+fn has_own_attributes(operation: &Operation) -> bool {
+    matches!(operation, Operation::Observe { attributes, .. } if !attributes.is_empty())
+}
+
 async fn start_observation(
     node: &Arc<Node>,
     reg: &Registration,

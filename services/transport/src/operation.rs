@@ -8,7 +8,7 @@ use lwm2m_coap::{option_number, Method, Request, Response, ResponseCode};
 use lwm2m_core::link::LwM2mAttributes;
 use lwm2m_core::{
     ContentFormat, LwM2mNode, LwM2mPath, LwM2mResource, LwM2mResourceInstance, ModelLookup,
-    PathLevel, Value,
+    PathLevel, Value, Version,
 };
 use lwm2m_proto::events::v1::ResourceValue;
 
@@ -50,10 +50,12 @@ pub enum Operation {
     },
     /// DELETE path.
     Delete { path: LwM2mPath },
-    /// GET path with Observe = 0.
+    /// GET path with Observe = 0; `attributes` (LwM2M 1.2 devices only)
+    /// go in the query and hold for this observation alone.
     Observe {
         path: LwM2mPath,
         content_format: Option<u16>,
+        attributes: LwM2mAttributes,
     },
     /// FETCH / with Observe = 0 and the SenML path list.
     ObserveComposite {
@@ -464,12 +466,26 @@ pub(crate) fn plan(
         Operation::Observe {
             path,
             content_format,
+            attributes,
         } => {
             let format = formats.for_read(*content_format, path, models)?;
-            planned(
-                observe_request(root, std::slice::from_ref(path), false, Some(format), 0)?,
-                Some(format),
-            )
+            let mut request =
+                observe_request(root, std::slice::from_ref(path), false, Some(format), 0)?;
+            if !attributes.is_empty() {
+                // LwM2M 1.2 lets the Observe carry them (query parameters);
+                // earlier versions would ignore or refuse the query.
+                if formats.lwm2m_version < Version::V1_2 {
+                    return Err(Error::InvalidArgument(format!(
+                        "notification attributes in an Observe need LwM2M 1.2; the device \
+                         registered {}: set them with Write-Attributes instead",
+                        formats.lwm2m_version
+                    )));
+                }
+                for entry in attributes.to_query() {
+                    request = request.with_query_entry(&entry);
+                }
+            }
+            planned(request, Some(format))
         }
         Operation::ObserveComposite {
             paths,

@@ -110,6 +110,16 @@ pub(crate) fn operation_from_proto(request: &pb::DownlinkRequest) -> Result<Oper
         Op::Observe(o) => Operation::Observe {
             path: path("ObserveOperation.path", &o.path)?,
             content_format: format(o.content_format)?,
+            attributes: LwM2mAttributes {
+                pmin: o.pmin,
+                pmax: o.pmax,
+                gt: o.gt,
+                lt: o.lt,
+                st: o.st,
+                epmin: o.epmin,
+                epmax: o.epmax,
+                ..Default::default()
+            },
         },
         Op::ObserveComposite(o) => Operation::ObserveComposite {
             paths: paths("ObserveCompositeOperation.paths", &o.paths)?,
@@ -199,9 +209,17 @@ pub(crate) fn downlink_request(
         Operation::Observe {
             path,
             content_format,
+            attributes,
         } => Op::Observe(pb::ObserveOperation {
             path: s(path),
             content_format: cf(content_format),
+            pmin: attributes.pmin,
+            pmax: attributes.pmax,
+            gt: attributes.gt,
+            lt: attributes.lt,
+            st: attributes.st,
+            epmin: attributes.epmin,
+            epmax: attributes.epmax,
         }),
         Operation::ObserveComposite {
             paths,
@@ -368,6 +386,17 @@ mod tests {
         round_trip(Operation::Observe {
             path: p("/3/0/9"),
             content_format: None,
+            attributes: LwM2mAttributes::default(),
+        });
+        round_trip(Operation::Observe {
+            path: p("/3/0/9"),
+            content_format: Some(60),
+            attributes: LwM2mAttributes {
+                pmin: Some(10),
+                pmax: Some(60),
+                st: Some(0.5),
+                ..Default::default()
+            },
         });
         round_trip(Operation::ObserveComposite {
             paths: vec![p("/3/0/9")],

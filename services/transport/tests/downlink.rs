@@ -246,6 +246,7 @@ async fn every_primitive_through_grpc(backend: Backend) {
             Op::Observe(ObserveOperation {
                 path: "/3/0/9".into(),
                 content_format: None,
+                ..Default::default()
             }),
         ))
         .await

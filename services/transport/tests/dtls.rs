@@ -407,6 +407,7 @@ async fn psk_device_registers_is_read_and_observed_over_dtls() {
     let observe = Operation::Observe {
         path: "/3/0/9".parse().unwrap(),
         content_format: None,
+        attributes: Default::default(),
     };
     let result = downlinks.send(&target, observe, None).await.unwrap();
     assert_eq!(result.code, ResponseCode::CONTENT);

@@ -35,6 +35,7 @@ fn observe_battery() -> Operation {
     Operation::Observe {
         path: "/3/0/9".parse().unwrap(),
         content_format: None,
+        attributes: Default::default(),
     }
 }
 

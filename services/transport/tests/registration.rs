@@ -279,6 +279,7 @@ async fn reregistration_cancels_old_observations(backend: Backend) {
             lwm2m_transport::Operation::Observe {
                 path: "/3/0/9".parse().unwrap(),
                 content_format: None,
+                attributes: Default::default(),
             },
             None,
         )

@@ -39,6 +39,7 @@ async fn observe_battery(node: &TestNode, dev: &mut Device, endpoint: &str) -> T
             Operation::Observe {
                 path: "/3/0/9".parse().unwrap(),
                 content_format: None,
+                attributes: Default::default(),
             },
             None,
         )

@@ -34,6 +34,12 @@ pub async fn run(ctx: &Context, args: &ObserveArgs) -> Result<(), Error> {
         })
         .await?
         .into_inner();
+    let a = &args.attributes;
+    if ctx.via_dispatch() && !a.is_empty() {
+        return Err(Error::Usage(
+            "attributes in an Observe go straight to the transport; drop --dispatch".into(),
+        ));
+    }
     let (created, token) = if ctx.via_dispatch() {
         let observed_before = observed_paths(ctx, endpoint).await?.contains(&path);
         super::dispatch_ops::observe(ctx, endpoint, &args.path).await?;
@@ -47,6 +53,13 @@ pub async fn run(ctx: &Context, args: &ObserveArgs) -> Result<(), Error> {
                 operation: Some(Operation::Observe(ObserveOperation {
                     path: args.path.clone(),
                     content_format: None,
+                    pmin: a.pmin,
+                    pmax: a.pmax,
+                    gt: a.gt,
+                    lt: a.lt,
+                    st: a.st,
+                    epmin: a.epmin,
+                    epmax: a.epmax,
                 })),
             })
             .await?

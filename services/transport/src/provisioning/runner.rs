@@ -69,6 +69,7 @@ fn observe_op(step: &ObserveStep) -> Operation {
         ObserveStep::Single(path) => Operation::Observe {
             path: *path,
             content_format: None,
+            attributes: Default::default(),
         },
         ObserveStep::Composite(paths) => Operation::ObserveComposite {
             paths: paths.clone(),
