@@ -90,6 +90,12 @@ impl Cluster {
             nodes: Vec::new(),
             configs: Vec::new(),
         };
+        // 32 random bytes, as `node.cluster_key` requires; one per cluster.
+        let key = [
+            *uuid::Uuid::new_v4().as_bytes(),
+            *uuid::Uuid::new_v4().as_bytes(),
+        ]
+        .concat();
         for id in 1..=NODES {
             let mut config = test_config();
             config.dtls.node_id = id;
@@ -103,12 +109,7 @@ impl Cluster {
             config.cluster.lease_ttl = Duration::from_millis(1_500);
             config.cluster.heartbeat = Duration::from_millis(300);
             config.cluster.forward_bind = Some("127.0.0.1:0".parse().unwrap());
-            // 32 random bytes, as `node.cluster_key` requires.
-            config.cluster.key = [
-                *uuid::Uuid::new_v4().as_bytes(),
-                *uuid::Uuid::new_v4().as_bytes(),
-            ]
-            .concat();
+            config.cluster.key = key.clone();
             let node = cluster.node(config.clone()).await;
             // Restarts come back on the same device-facing ports.
             config.coap_bind = node.handle.coap_addr;
