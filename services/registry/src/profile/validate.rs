@@ -21,7 +21,7 @@ use crate::error::{Error, FieldError};
 
 /// Content formats a profile may prefer (IANA numbers): text, opaque, CBOR,
 /// SenML JSON, SenML CBOR, LwM2M TLV, LwM2M JSON, and the pre-1.1 numbers.
-pub const KNOWN_FORMATS: &[u16] = &[0, 42, 60, 110, 112, 11542, 11543, 1542, 1543];
+pub const KNOWN_FORMATS: &[u16] = &[0, 42, 60, 110, 112, 11542, 11543, 11544, 1542, 1543];
 
 /// Object 19, BinaryAppDataContainer (OTA metadata and the /19/0/0 strategy).
 const BINARY_APP_DATA_CONTAINER: u16 = 19;

@@ -73,6 +73,17 @@ fn executable_resources_cannot_be_read() {
 }
 
 #[test]
+fn format_preference_knows_lwm2m_cbor() {
+    let mut config = ProfileConfig {
+        format_preference: vec![11544, 112],
+        ..ProfileConfig::default()
+    };
+    assert!(fields(&mut config).is_empty(), "LwM2M CBOR (1.2) is a format");
+    config.format_preference = vec![11545];
+    assert_eq!(fields(&mut config), vec!["format_preference[0]".to_owned()]);
+}
+
+#[test]
 fn bindings_and_uris_are_checked() {
     assert!(check_binding("UQ").is_ok());
     assert!(check_binding("UU").is_err());
