@@ -36,8 +36,11 @@ pub(crate) fn handshake(
     };
     let mut client = DtlsClient::new(config, Box::new(OsRng), now);
     let mut session = None;
+    let mut now = now;
     for _ in 0..50 {
+        let mut progress = false;
         while let Some(bytes) = client.poll_transmit() {
+            progress = true;
             server.handle_datagram(now, from, &bytes);
         }
         while let Some(t) = server.poll_transmit() {
@@ -55,6 +58,19 @@ pub(crate) fn handshake(
         if let (Some(s), true) = (session, client.is_established()) {
             return (s, client);
         }
+        if !progress {
+            // Retransmissions (a flight the server dropped or deferred).
+            now = [client.poll_timeout(), server.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(now)
+                .max(now);
+            client.handle_timeout(now);
+            if server.poll_timeout().is_some_and(|at| at <= now) {
+                server.handle_timeout(now);
+            }
+        }
     }
-    panic!("no handshake");
+    panic!("no handshake: {:?} {events:?}", server.stats());
 }
