@@ -31,8 +31,10 @@ pub struct ServerConfig {
     /// How long a cookie secret is used before rotation (default 60 s);
     /// cookies from the previous secret are still accepted.
     pub cookie_secret_lifetime: Duration,
-    /// Established sessions idle for this long are dropped (default: never;
-    /// LwM2M devices may sleep for days and CID lets them resume).
+    /// Established sessions with no record from the peer for this long are
+    /// closed (default 48 h: longer than the usual one-day registration
+    /// lifetime, so a device that updates in time keeps its session;
+    /// `None`: never, for devices that sleep longer).
     pub session_idle_timeout: Option<Duration>,
     /// Refuse clients without RFC 7627 extended master secret (default false:
     /// some constrained clients, e.g. tinydtls, lack it).
@@ -155,7 +157,7 @@ impl Default for ServerConfig {
             max_retransmit: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(30),
             cookie_secret_lifetime: Duration::from_secs(60),
-            session_idle_timeout: None,
+            session_idle_timeout: Some(Duration::from_secs(48 * 3600)),
             require_extended_master_secret: false,
             sequence_reservation: None,
             limits: Limits::default(),

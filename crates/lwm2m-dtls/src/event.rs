@@ -63,6 +63,10 @@ pub enum CloseReason {
     Replaced,
     /// Closed through the API.
     Local,
+    /// The session table was full (`limits.max_sessions`) and a new
+    /// handshake needed the room: the least recently active session goes,
+    /// sessions marked registered last (a close_notify is sent).
+    Evicted,
     /// Handed over to another node through the API: forgotten without a
     /// record (a close_notify would spend a sequence number the other node
     /// may use).

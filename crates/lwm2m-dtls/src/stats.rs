@@ -50,6 +50,8 @@ pub struct Stats {
     pub peers_moved: u64,
     /// Sessions closed for idleness.
     pub sessions_idle_closed: u64,
+    /// Established sessions closed to make room for a new handshake.
+    pub sessions_evicted: u64,
     /// Sessions imported from a blob.
     pub sessions_imported: u64,
     /// Sequence-number reservations asked for (`ReserveSequenceNumbers`).

@@ -407,6 +407,11 @@ impl DtlsServer {
             return;
         }
         let from_ip = self.handshakes_per_ip.get(&from.ip()).copied();
+        let room_for_handshake = self.handshakes < self.config.limits.max_handshakes
+            && from_ip.unwrap_or(0) < self.config.limits.max_handshakes_per_ip;
+        if room_for_handshake && self.sessions.len() >= self.config.limits.max_sessions {
+            self.evict_one();
+        }
         if self.handshakes >= self.config.limits.max_handshakes
             || self.sessions.len() >= self.config.limits.max_sessions
             || from_ip.unwrap_or(0) >= self.config.limits.max_handshakes_per_ip
@@ -501,6 +506,25 @@ impl DtlsServer {
         }
         self.sessions.insert(id, session);
         self.settle(id);
+    }
+
+    /// Makes room for a handshake whose cookie proved its address: closes
+    /// the established session least recently active, one whose device is
+    /// not marked registered if there is any.
+    fn evict_one(&mut self) {
+        let victim = self
+            .sessions
+            .values()
+            .filter(|s| s.phase == Phase::Established)
+            .min_by_key(|s| (s.registered, s.last_active, s.id.0))
+            .map(|s| s.id);
+        if let Some(id) = victim {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                let mut ctx = ctx!(self);
+                s.evict(&mut ctx);
+            }
+            self.remove(id);
+        }
     }
 
     /// Why `negotiate` refused a ClientHello with `desc`.
@@ -818,6 +842,19 @@ impl DtlsServer {
             return Err(Error::UnknownSession(session));
         }
         self.close_session(session, CloseReason::HandedOver);
+        Ok(())
+    }
+
+    /// Marks the device of a session registered (or no longer): when the
+    /// session table is full, a new handshake evicts the least recently
+    /// active unregistered session, and a registered one only if none is
+    /// left.
+    pub fn mark_registered(&mut self, session: SessionId, registered: bool) -> Result<(), Error> {
+        let s = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(Error::UnknownSession(session))?;
+        s.registered = registered;
         Ok(())
     }
 

@@ -75,6 +75,12 @@ pub(crate) struct Session {
     pub(crate) last_resend: Option<Instant>,
     pub(crate) hs_deadline: Option<Instant>,
     pub(crate) idle_deadline: Option<Instant>,
+    /// Last authentic record (or establishment, or import): a full table
+    /// evicts the session least recently active.
+    pub(crate) last_active: Instant,
+    /// The application marked the session's device registered: evicted
+    /// only when no unregistered session is left.
+    pub(crate) registered: bool,
     pub(crate) deferred: Vec<Deferred>,
     /// The deadline currently in the server's timer heap.
     pub(crate) scheduled: Option<Instant>,
@@ -112,6 +118,8 @@ impl Session {
             last_resend: None,
             hs_deadline: now.checked_add(config.handshake_timeout),
             idle_deadline: None,
+            last_active: now,
+            registered: false,
             deferred: Vec::new(),
             scheduled: None,
             replaces: None,
@@ -140,6 +148,8 @@ impl Session {
             last_resend: None,
             hs_deadline: None,
             idle_deadline: config.session_idle_timeout.and_then(|d| now.checked_add(d)),
+            last_active: now,
+            registered: false,
             deferred: Vec::new(),
             scheduled: None,
             replaces: None,
@@ -294,8 +304,19 @@ impl Session {
         self.close(ctx, CloseReason::Local);
     }
 
+    /// Closes an established session to make room (close_notify sent, so
+    /// the device knows to connect again).
+    pub(crate) fn evict(&mut self, ctx: &mut Ctx<'_>) {
+        if self.phase == Phase::Established {
+            self.send_alert(ctx, alert::LEVEL_WARNING, alert::CLOSE_NOTIFY);
+        }
+        ctx.stats.sessions_evicted += 1;
+        self.close(ctx, CloseReason::Evicted);
+    }
+
     fn touch(&mut self, ctx: &Ctx<'_>, now: Instant) {
         if self.phase == Phase::Established {
+            self.last_active = now;
             self.idle_deadline = ctx
                 .config
                 .session_idle_timeout

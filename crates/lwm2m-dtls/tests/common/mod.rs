@@ -252,9 +252,12 @@ impl Sim {
             if done(self) {
                 return true;
             }
-            if self.now > end || !self.step() {
+            // Never past the limit: a far deadline (an idle session's
+            // expiry) is not reached by a short wait.
+            if self.now > end || self.next_wakeup().is_none_or(|at| at > end) {
                 return done(self);
             }
+            self.step();
         }
         false
     }
