@@ -1,7 +1,8 @@
 //! End to end: a simulated LwM2M 1.2 device registered with a started
 //! transport node is read in LwM2M CBOR (11544), the format it lists, and
 //! the transport decodes the answer to the device's values; a 1.1 device
-//! beside it is still read in SenML CBOR.
+//! beside it is still read in SenML CBOR. A Read-Composite of the 1.2
+//! device travels in LwM2M CBOR as well.
 
 // Helper fns unwrap: a failure is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -14,7 +15,9 @@ use lwm2m_core::{LwM2mNode, LwM2mPath, ModelRegistry, Version};
 use lwm2m_proto::events::v1::value::Kind;
 use lwm2m_proto::events::v1::ResourceValue;
 use lwm2m_proto::transport::v1::downlink_request::Operation as Op;
-use lwm2m_proto::transport::v1::{DownlinkRequest, DownlinkResponse, ReadOperation};
+use lwm2m_proto::transport::v1::{
+    DownlinkRequest, DownlinkResponse, ReadCompositeOperation, ReadOperation,
+};
 use lwm2m_sim::{Device, DeviceConfig};
 use lwm2m_transport::testing::{Backend, TestNode, PATIENCE};
 
@@ -83,6 +86,31 @@ async fn a_1_2_device_is_read_in_lwm2m_cbor() {
         .unwrap();
     assert!(matches!(node_read, LwM2mNode::ObjectInstance(_)));
     assert_eq!(node_read.leaves(&at).len(), r.values.len());
+
+    // Read-Composite too: LwM2M CBOR carries composite payloads on 1.2.
+    let r = node
+        .grpc()
+        .await
+        .downlink(DownlinkRequest {
+            endpoint: "sim-e2e-12".into(),
+            tenant: String::new(),
+            timeout_ms: 10_000,
+            operation: Some(Op::ReadComposite(ReadCompositeOperation {
+                paths: vec!["/3/0/0".into(), "/3/0/9".into()],
+                content_format: None,
+            })),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.code, "2.05", "{r:?}");
+    assert_eq!(r.content_format, Some(11544), "composite in LwM2M CBOR");
+    assert_eq!(
+        value(&r, "/3/0/0"),
+        &Kind::StringValue("lwm2m-cluster".into())
+    );
+    assert!(matches!(value(&r, "/3/0/9"), Kind::Integer(_)));
+    assert_eq!(r.values.len(), 2, "{:?}", r.values);
 
     let r = read(&node, "sim-e2e-11", "/3/0").await;
     assert_eq!(r.content_format, Some(112), "a 1.1 device: SenML CBOR");

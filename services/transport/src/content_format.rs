@@ -138,19 +138,27 @@ impl DeviceFormats {
     }
 
     /// Format of a composite request/response (Read-, Observe-, Write-Composite).
+    /// LwM2M CBOR carries composite payloads too (1.2), for devices that
+    /// list it; otherwise SenML.
     pub fn composite(&self, explicit: Option<u16>) -> Result<ContentFormat, Error> {
         match self.pinned(explicit)? {
             Some(f @ (ContentFormat::SenmlCbor | ContentFormat::SenmlJson)) => return Ok(f),
+            Some(ContentFormat::LwM2mCbor) if self.lwm2m_version >= Version::V1_2 => {
+                return Ok(ContentFormat::LwM2mCbor)
+            }
             Some(other) if explicit.is_some() => {
                 return Err(Error::InvalidArgument(format!(
-                    "composite operations need SenML JSON (110) or SenML CBOR (112), not {other}"
+                    "composite operations need SenML JSON (110), SenML CBOR (112) or, \
+                     on LwM2M 1.2, LwM2M CBOR (11544), not {other}"
                 )))
             }
             // An override for single-node operations does not apply here.
             _ => {}
         }
         Ok(
-            if self.lists(ContentFormat::SenmlJson) && !self.lists(ContentFormat::SenmlCbor) {
+            if self.takes_lwm2m_cbor() {
+                ContentFormat::LwM2mCbor
+            } else if self.lists(ContentFormat::SenmlJson) && !self.lists(ContentFormat::SenmlCbor) {
                 ContentFormat::SenmlJson
             } else {
                 ContentFormat::SenmlCbor
@@ -317,5 +325,19 @@ mod tests {
         let mut pinned = device(Version::V1_1, &[]);
         pinned.override_format = Some(11542);
         assert_eq!(pinned.composite(None).unwrap(), ContentFormat::SenmlCbor);
+        assert_eq!(
+            device(Version::V1_2, &[112, 11544]).composite(None).unwrap(),
+            ContentFormat::LwM2mCbor,
+            "a 1.2 device that lists LwM2M CBOR"
+        );
+        assert_eq!(
+            device(Version::V1_2, &[]).composite(Some(11544)).unwrap(),
+            ContentFormat::LwM2mCbor
+        );
+        assert!(device(Version::V1_1, &[11544]).composite(Some(11544)).is_err());
+        assert_eq!(
+            device(Version::V1_1, &[11544]).composite(None).unwrap(),
+            ContentFormat::SenmlCbor
+        );
     }
 }

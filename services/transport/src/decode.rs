@@ -10,6 +10,7 @@
 //! value with guesses and the missing model named (`missing_models` fills
 //! in the version the device registered and tells the registry).
 
+use lwm2m_core::codec::lwm2m_cbor::LwM2mCborCodec;
 use lwm2m_core::codec::senml::MultiNodeCodec;
 use lwm2m_core::codec::senml_cbor::SenmlCborCodec;
 use lwm2m_core::codec::senml_json::SenmlJsonCodec;
@@ -22,11 +23,13 @@ use crate::clock::secs_to_ms;
 use crate::error::Error;
 use crate::nodes::leaves_of;
 
-/// The SenML codec for `format`, if it is SenML.
+/// The codec of a multi-node (composite, Send) format: SenML JSON or
+/// CBOR, or LwM2M CBOR (1.2), which carries the same records.
 pub(crate) fn senml(format: ContentFormat) -> Option<&'static dyn MultiNodeCodec> {
     match format {
         ContentFormat::SenmlJson => Some(&SenmlJsonCodec),
         ContentFormat::SenmlCbor => Some(&SenmlCborCodec),
+        ContentFormat::LwM2mCbor => Some(&LwM2mCborCodec),
         _ => None,
     }
 }
