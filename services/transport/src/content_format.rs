@@ -155,15 +155,13 @@ impl DeviceFormats {
             // An override for single-node operations does not apply here.
             _ => {}
         }
-        Ok(
-            if self.takes_lwm2m_cbor() {
-                ContentFormat::LwM2mCbor
-            } else if self.lists(ContentFormat::SenmlJson) && !self.lists(ContentFormat::SenmlCbor) {
-                ContentFormat::SenmlJson
-            } else {
-                ContentFormat::SenmlCbor
-            },
-        )
+        Ok(if self.takes_lwm2m_cbor() {
+            ContentFormat::LwM2mCbor
+        } else if self.lists(ContentFormat::SenmlJson) && !self.lists(ContentFormat::SenmlCbor) {
+            ContentFormat::SenmlJson
+        } else {
+            ContentFormat::SenmlCbor
+        })
     }
 }
 
@@ -326,7 +324,9 @@ mod tests {
         pinned.override_format = Some(11542);
         assert_eq!(pinned.composite(None).unwrap(), ContentFormat::SenmlCbor);
         assert_eq!(
-            device(Version::V1_2, &[112, 11544]).composite(None).unwrap(),
+            device(Version::V1_2, &[112, 11544])
+                .composite(None)
+                .unwrap(),
             ContentFormat::LwM2mCbor,
             "a 1.2 device that lists LwM2M CBOR"
         );
@@ -334,7 +334,9 @@ mod tests {
             device(Version::V1_2, &[]).composite(Some(11544)).unwrap(),
             ContentFormat::LwM2mCbor
         );
-        assert!(device(Version::V1_1, &[11544]).composite(Some(11544)).is_err());
+        assert!(device(Version::V1_1, &[11544])
+            .composite(Some(11544))
+            .is_err());
         assert_eq!(
             device(Version::V1_1, &[11544]).composite(None).unwrap(),
             ContentFormat::SenmlCbor
