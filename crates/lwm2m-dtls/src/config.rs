@@ -36,8 +36,10 @@ pub struct ServerConfig {
     /// lifetime, so a device that updates in time keeps its session;
     /// `None`: never, for devices that sleep longer).
     pub session_idle_timeout: Option<Duration>,
-    /// Refuse clients without RFC 7627 extended master secret (default false:
-    /// some constrained clients, e.g. tinydtls, lack it).
+    /// Refuse clients without RFC 7627 extended master secret (default
+    /// true: without it the master secret is not bound to the handshake,
+    /// RFC 7627 §1). Set false for old clients that lack it (e.g.
+    /// tinydtls-based devices).
     pub require_extended_master_secret: bool,
     /// Reserve epoch-1 sequence numbers in blocks of this size (default
     /// `None`: no reservation). With `Some(block)` an established session
@@ -158,7 +160,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(30),
             cookie_secret_lifetime: Duration::from_secs(60),
             session_idle_timeout: Some(Duration::from_secs(48 * 3600)),
-            require_extended_master_secret: false,
+            require_extended_master_secret: true,
             sequence_reservation: None,
             limits: Limits::default(),
             certificate: None,

@@ -411,9 +411,31 @@ fn extended_master_secret_required() {
     );
 }
 
+/// Issue 16: without RFC 7627 the master secret is not bound to the
+/// handshake (triple handshake attacks); required unless configured off.
 #[test]
-fn legacy_master_secret_without_ems_works_by_default() {
+fn a_client_without_extended_master_secret_is_refused_by_default() {
     let mut sim = Sim::new(ServerConfig::default(), 12);
+    let c = sim.add_client(ClientConfig {
+        extended_master_secret: false,
+        ..psk_client("legacy", KEY, CipherSuite::PskAes128Ccm8)
+    });
+    sim.run_until(Duration::from_secs(5), |s| !s.client_events[c].is_empty());
+    assert_eq!(
+        sim.client_events[c],
+        vec![ClientEvent::Closed(CloseReason::AlertReceived(
+            alert::HANDSHAKE_FAILURE
+        ))]
+    );
+}
+
+#[test]
+fn legacy_master_secret_without_ems_works_when_allowed() {
+    let config = ServerConfig {
+        require_extended_master_secret: false,
+        ..ServerConfig::default()
+    };
+    let mut sim = Sim::new(config, 12);
     let c = sim.add_client(ClientConfig {
         extended_master_secret: false,
         ..psk_client("legacy", KEY, CipherSuite::PskAes128CbcSha256)

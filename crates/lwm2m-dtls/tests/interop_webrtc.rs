@@ -32,7 +32,12 @@ async fn webrtc_round_trip(
     expect: CipherSuite,
 ) {
     let keys = HashMap::from([(b"webrtc-dev".to_vec(), KEY.to_vec())]);
-    let mut server = udp::start(ServerConfig::default(), keys).await;
+    // A client without extended master secret is served only when allowed.
+    let server_config = ServerConfig {
+        require_extended_master_secret: !matches!(ems, ExtendedMasterSecretType::Disable),
+        ..ServerConfig::default()
+    };
+    let mut server = udp::start(server_config, keys).await;
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     socket.connect(server.addr).await.unwrap();
     let config = Config {
