@@ -11,8 +11,9 @@ use crate::suites::CipherSuite;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// Suites we negotiate, in our order of preference: the first one the
-    /// client also offers wins. Default [`CipherSuite::ALL`]: AEAD before
-    /// CBC, CCM_8 first, SHA-1 last.
+    /// client also offers wins. Default [`CipherSuite::DEFAULT`]: the AEAD
+    /// suites, CCM_8 first; the CBC suites of [`CipherSuite::ALL`] only
+    /// when configured (Lucky13-style timing).
     pub cipher_suites: Vec<CipherSuite>,
     /// Length of the Connection IDs we issue: 0 disables CID, else 4..=32
     /// (default 8). The first byte is `node_id`.
@@ -151,7 +152,7 @@ impl Default for Limits {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            cipher_suites: CipherSuite::ALL.to_vec(),
+            cipher_suites: CipherSuite::DEFAULT.to_vec(),
             connection_id_length: 8,
             node_id: 0,
             mtu: 1200,

@@ -20,7 +20,7 @@ use pki::{wall, Ca, Key};
 fn server_config(certificate: CertificateConfig) -> ServerConfig {
     ServerConfig {
         certificate: Some(certificate),
-        ..ServerConfig::default()
+        ..all_suites()
     }
 }
 

@@ -32,7 +32,7 @@ fn client_follows_nat_rebinding_with_cid() {
     for suite in CipherSuite::PSK {
         let config = ServerConfig {
             node_id: 0x2A,
-            ..ServerConfig::default()
+            ..all_suites()
         };
         let mut sim = Sim::new(config, 1);
         let c = connect(&mut sim, psk_client("dev", KEY, suite));
@@ -78,7 +78,7 @@ fn client_follows_nat_rebinding_with_cid() {
 
 #[test]
 fn stale_or_replayed_record_does_not_move_the_session_back() {
-    let mut sim = Sim::new(ServerConfig::default(), 2);
+    let mut sim = Sim::new(all_suites(), 2);
     let c = connect(&mut sim, psk_client("dev", KEY, CipherSuite::PskAes128Ccm8));
     let session = sim.completed_sessions()[0];
     let old = sim.addrs[c];
@@ -106,7 +106,7 @@ fn stale_or_replayed_record_does_not_move_the_session_back() {
 
 #[test]
 fn client_without_cid_support_is_accepted_but_cannot_move() {
-    let mut sim = Sim::new(ServerConfig::default(), 3);
+    let mut sim = Sim::new(all_suites(), 3);
     let c = connect(
         &mut sim,
         ClientConfig {
@@ -135,7 +135,7 @@ fn client_without_cid_support_is_accepted_but_cannot_move() {
 #[test]
 fn client_cid_is_used_in_server_records_and_cid_disabled_server() {
     // The client asks for its own CID in our records.
-    let mut sim = Sim::new(ServerConfig::default(), 4);
+    let mut sim = Sim::new(all_suites(), 4);
     let c = connect(
         &mut sim,
         ClientConfig {
@@ -157,7 +157,7 @@ fn client_cid_is_used_in_server_records_and_cid_disabled_server() {
     let mut sim = Sim::new(
         ServerConfig {
             connection_id_length: 0,
-            ..ServerConfig::default()
+            ..all_suites()
         },
         5,
     );
@@ -176,7 +176,7 @@ fn client_cid_is_used_in_server_records_and_cid_disabled_server() {
 
 #[test]
 fn forged_cid_record_is_dropped() {
-    let mut sim = Sim::new(ServerConfig::default(), 6);
+    let mut sim = Sim::new(all_suites(), 6);
     let c = connect(&mut sim, psk_client("dev", KEY, CipherSuite::PskAes128Ccm8));
     let session = sim.completed_sessions()[0];
     send_and_wait(&mut sim, c, b"real");

@@ -13,7 +13,7 @@ use lwm2m_dtls::{CipherSuite, DtlsServer, Error, ServerConfig};
 #[test]
 fn exported_session_continues_on_a_new_server() {
     for suite in CipherSuite::PSK {
-        let mut sim = Sim::new(ServerConfig::default(), 1);
+        let mut sim = Sim::new(all_suites(), 1);
         let c = sim.add_client(psk_client("dev", b"export-key", suite));
         assert!(sim.run_until(Duration::from_secs(10), |s| s.connected(c)));
         let session = sim.completed_sessions()[0];
@@ -33,7 +33,7 @@ fn exported_session_continues_on_a_new_server() {
         let blob = sim.server.export_session(session).unwrap();
         assert!(blob.len() < 200, "compact: {} bytes", blob.len());
         // The new server (restart) imports it; the old one is gone.
-        sim.server = DtlsServer::new(ServerConfig::default(), rng(77)).unwrap();
+        sim.server = DtlsServer::new(all_suites(), rng(77)).unwrap();
         let id = sim.server.import_session(sim.now, &blob, 0).unwrap();
         assert_eq!(sim.server.established_sessions(), 1);
         assert_eq!(sim.server.established_session_ids(), vec![id]);
@@ -70,7 +70,7 @@ fn exported_session_continues_on_a_new_server() {
 
 #[test]
 fn import_refuses_garbage_and_duplicate_cid() {
-    let mut sim = Sim::new(ServerConfig::default(), 2);
+    let mut sim = Sim::new(all_suites(), 2);
     let c = sim.add_client(psk_client("dev", b"k", CipherSuite::PskAes128Ccm8));
     assert!(sim.run_until(Duration::from_secs(10), |s| s.connected(c)));
     let session = sim.completed_sessions()[0];
@@ -91,7 +91,7 @@ fn import_refuses_garbage_and_duplicate_cid() {
 
 #[test]
 fn handshake_in_progress_cannot_be_exported() {
-    let mut sim = Sim::new(ServerConfig::default(), 3);
+    let mut sim = Sim::new(all_suites(), 3);
     sim.auto_psk = false;
     sim.add_client(psk_client("dev", b"k", CipherSuite::PskAes128Ccm8));
     sim.run_until(Duration::from_secs(1), |s| !s.pending_psk.is_empty());
@@ -111,7 +111,7 @@ fn a_session_without_cid_is_imported_once() {
     let config = ServerConfig {
         connection_id_length: 0,
         sequence_reservation: Some(64),
-        ..ServerConfig::default()
+        ..all_suites()
     };
     let mut sim = Sim::new(config.clone(), 3);
     let c = sim.add_client(psk_client("dev", b"k", CipherSuite::PskAes128Ccm8));

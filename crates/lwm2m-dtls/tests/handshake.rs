@@ -28,7 +28,7 @@ fn establish(sim: &mut Sim, client: usize) {
 fn psk_handshake_every_suite_with_and_without_cid() {
     for (n, suite) in CipherSuite::PSK.into_iter().enumerate() {
         for cid in [None, Some(vec![]), Some(vec![9, 9, 9])] {
-            let mut sim = Sim::new(ServerConfig::default(), n as u64);
+            let mut sim = Sim::new(all_suites(), n as u64);
             let mut cfg = psk_client("dev-1", KEY, suite);
             cfg.connection_id = cid.clone();
             let c = sim.add_client(cfg);
@@ -91,7 +91,7 @@ fn psk_handshake_every_suite_with_and_without_cid() {
 
 #[test]
 fn wrong_key_fails_with_decrypt_error_and_unknown_identity_too() {
-    let mut sim = Sim::new(ServerConfig::default(), 1);
+    let mut sim = Sim::new(all_suites(), 1);
     let c = sim.add_client(psk_client("dev-1", KEY, CipherSuite::PskAes128Ccm8));
     sim.keys.insert(b"dev-1".to_vec(), b"another key".to_vec());
     let c2 = sim.add_client(psk_client("nobody", KEY, CipherSuite::PskAes128Ccm8));
@@ -129,7 +129,7 @@ fn wrong_key_fails_with_decrypt_error_and_unknown_identity_too() {
 
 #[test]
 fn psk_answered_late_does_not_block_other_peers() {
-    let mut sim = Sim::new(ServerConfig::default(), 2);
+    let mut sim = Sim::new(all_suites(), 2);
     sim.auto_psk = false;
     let slow = sim.add_client(psk_client("slow", KEY, CipherSuite::PskAes128Ccm8));
     sim.run_until(Duration::from_secs(5), |s| !s.pending_psk.is_empty());
@@ -162,7 +162,7 @@ fn psk_answered_late_does_not_block_other_peers() {
 #[test]
 fn lossy_duplicating_reordering_links_still_complete() {
     for seed in 0..12u64 {
-        let mut sim = Sim::new(ServerConfig::default(), seed);
+        let mut sim = Sim::new(all_suites(), seed);
         for i in 0..3 {
             let c = sim.add_client(psk_client(
                 &format!("dev-{i}"),
@@ -207,7 +207,7 @@ fn each_flight_lost_once() {
         (false, 1),
         (false, 2),
     ] {
-        let mut sim = Sim::new(ServerConfig::default(), 7);
+        let mut sim = Sim::new(all_suites(), 7);
         let mut cfg = psk_client("dev", KEY, CipherSuite::PskAes128Ccm8);
         cfg.mtu = 1200;
         // add_client pumps the first hello immediately, so set the drop list first.
@@ -250,7 +250,7 @@ fn each_flight_lost_once() {
 fn small_mtu_fragments_every_flight() {
     let config = ServerConfig {
         mtu: 200,
-        ..ServerConfig::default()
+        ..all_suites()
     };
     let mut sim = Sim::new(config, 3);
     let mut cfg = psk_client(&"x".repeat(150), KEY, CipherSuite::PskAes128GcmSha256);
@@ -264,7 +264,7 @@ fn small_mtu_fragments_every_flight() {
 
 #[test]
 fn half_open_handshake_does_not_delay_others_and_times_out() {
-    let mut sim = Sim::new(ServerConfig::default(), 4);
+    let mut sim = Sim::new(all_suites(), 4);
     // Client 0 sends its hellos but never hears back (blackholed downlink after HVR).
     let stuck = sim.add_client(psk_client("stuck", KEY, CipherSuite::PskAes128Ccm8));
     sim.down[stuck].drop.extend(1..1000);
@@ -294,7 +294,7 @@ fn half_open_handshake_does_not_delay_others_and_times_out() {
 
 #[test]
 fn client_that_stops_after_client_hello_leaves_no_state() {
-    let mut sim = Sim::new(ServerConfig::default(), 5);
+    let mut sim = Sim::new(all_suites(), 5);
     let c = sim.add_client(psk_client("hvr-only", KEY, CipherSuite::PskAes128Ccm8));
     sim.up[c].blackhole = true; // nothing after the first hello
     sim.run_until(Duration::from_millis(50), |_| false);
@@ -310,7 +310,7 @@ fn handshake_limit_refuses_and_counts() {
             max_handshakes: 1,
             ..Default::default()
         },
-        ..ServerConfig::default()
+        ..all_suites()
     };
     let mut sim = Sim::new(config, 6);
     sim.auto_psk = false;
@@ -324,7 +324,7 @@ fn handshake_limit_refuses_and_counts() {
 
 #[test]
 fn renegotiation_refused_with_warning_and_session_survives() {
-    let mut sim = Sim::new(ServerConfig::default(), 8);
+    let mut sim = Sim::new(all_suites(), 8);
     let c = sim.add_client(psk_client("dev", KEY, CipherSuite::PskAes128Ccm8));
     establish(&mut sim, c);
     // A ClientHello fragment inside the encrypted session.
@@ -343,7 +343,7 @@ fn renegotiation_refused_with_warning_and_session_survives() {
 
 #[test]
 fn close_notify_both_ways() {
-    let mut sim = Sim::new(ServerConfig::default(), 9);
+    let mut sim = Sim::new(all_suites(), 9);
     let c = sim.add_client(psk_client("dev", KEY, CipherSuite::PskAes128Ccm8));
     establish(&mut sim, c);
     sim.clients[c].close_notify();
@@ -374,7 +374,7 @@ fn close_notify_both_ways() {
 fn no_common_suite_gets_handshake_failure() {
     let config = ServerConfig {
         cipher_suites: vec![CipherSuite::PskAes128GcmSha256],
-        ..ServerConfig::default()
+        ..all_suites()
     };
     let mut sim = Sim::new(config, 10);
     let c = sim.add_client(psk_client("dev", KEY, CipherSuite::PskAes128Ccm8));
@@ -391,7 +391,7 @@ fn no_common_suite_gets_handshake_failure() {
 fn extended_master_secret_required() {
     let config = ServerConfig {
         require_extended_master_secret: true,
-        ..ServerConfig::default()
+        ..all_suites()
     };
     let mut sim = Sim::new(config, 11);
     let legacy = sim.add_client(ClientConfig {
@@ -415,7 +415,7 @@ fn extended_master_secret_required() {
 /// handshake (triple handshake attacks); required unless configured off.
 #[test]
 fn a_client_without_extended_master_secret_is_refused_by_default() {
-    let mut sim = Sim::new(ServerConfig::default(), 12);
+    let mut sim = Sim::new(all_suites(), 12);
     let c = sim.add_client(ClientConfig {
         extended_master_secret: false,
         ..psk_client("legacy", KEY, CipherSuite::PskAes128Ccm8)
@@ -433,7 +433,7 @@ fn a_client_without_extended_master_secret_is_refused_by_default() {
 fn legacy_master_secret_without_ems_works_when_allowed() {
     let config = ServerConfig {
         require_extended_master_secret: false,
-        ..ServerConfig::default()
+        ..all_suites()
     };
     let mut sim = Sim::new(config, 12);
     let c = sim.add_client(ClientConfig {
@@ -445,7 +445,7 @@ fn legacy_master_secret_without_ems_works_when_allowed() {
 
 #[test]
 fn rebooted_client_replaces_its_old_session_on_completion() {
-    let mut sim = Sim::new(ServerConfig::default(), 13);
+    let mut sim = Sim::new(all_suites(), 13);
     let c = sim.add_client(psk_client("dev", KEY, CipherSuite::PskAes128Ccm8));
     establish(&mut sim, c);
     let first = sim.completed_sessions()[0];
@@ -473,7 +473,7 @@ fn rebooted_client_replaces_its_old_session_on_completion() {
 fn idle_sessions_expire_when_configured() {
     let config = ServerConfig {
         session_idle_timeout: Some(Duration::from_secs(60)),
-        ..ServerConfig::default()
+        ..all_suites()
     };
     let mut sim = Sim::new(config, 14);
     let c = sim.add_client(psk_client("dev", KEY, CipherSuite::PskAes128Ccm8));

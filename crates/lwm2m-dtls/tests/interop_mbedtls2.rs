@@ -168,7 +168,12 @@ fn completed_suite(events: &[Event]) -> Option<(CipherSuite, PeerCredential)> {
 
 /// Handshake, a CoAP GET answered over the session, and the suite we chose.
 async fn round_trip(suite: u16, min_minor: i32, expect: CipherSuite) -> Option<Outcome> {
-    let out = run_client(ServerConfig::default(), &[suite], min_minor, DTLS_1_2).await?;
+    // Every suite, CBC included (the default leaves CBC out).
+    let config = ServerConfig {
+        cipher_suites: CipherSuite::ALL.to_vec(),
+        ..ServerConfig::default()
+    };
+    let out = run_client(config, &[suite], min_minor, DTLS_1_2).await?;
     assert!(
         out.stdout.contains("PAYLOAD hello over dtls"),
         "client output: {}\nserver events: {:?}",

@@ -81,6 +81,20 @@ impl CipherSuite {
         CipherSuite::PskAes128CbcSha,
     ];
 
+    /// The suites a server negotiates unless configured otherwise: the
+    /// AEAD ones of [`Self::ALL`], in its order. The CBC suites are left
+    /// out: their MAC-then-encrypt records are open to Lucky13-style timing
+    /// (the MAC check here is not constant-time over the maximum length);
+    /// configure them for clients that have nothing else.
+    pub const DEFAULT: [CipherSuite; 6] = [
+        CipherSuite::PskAes128Ccm8,
+        CipherSuite::PskAes128Ccm,
+        CipherSuite::PskAes128GcmSha256,
+        CipherSuite::EcdheEcdsaAes128Ccm8,
+        CipherSuite::EcdheEcdsaAes128Ccm,
+        CipherSuite::EcdheEcdsaAes128GcmSha256,
+    ];
+
     /// The plain PSK suites.
     pub const PSK: [CipherSuite; 5] = [
         CipherSuite::PskAes128Ccm8,

@@ -26,6 +26,15 @@ pub fn client_addr(i: usize) -> SocketAddr {
         .unwrap()
 }
 
+/// The default configuration with every suite, CBC included (the
+/// default leaves CBC out): for tests that run each suite.
+pub fn all_suites() -> ServerConfig {
+    ServerConfig {
+        cipher_suites: CipherSuite::ALL.to_vec(),
+        ..ServerConfig::default()
+    }
+}
+
 pub fn rng(seed: u64) -> Box<ChaCha20Rng> {
     Box::new(ChaCha20Rng::seed_from_u64(seed))
 }
