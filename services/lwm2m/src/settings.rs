@@ -188,9 +188,9 @@ pub struct DtlsSettings {
     /// of preference (the first one the device also offers wins). A TOML
     /// list, or in the environment a comma-separated string
     /// (`LWM2M_DTLS_CIPHER_SUITES=TLS_PSK_WITH_AES_128_CCM_8,TLS_PSK_WITH_AES_128_CCM`).
-    /// Default: every suite, AEAD before CBC, CCM_8 first (LwM2M's
-    /// mandatory suite), SHA-1 last; the ECDHE_ECDSA suites need
-    /// `private_key_file`.
+    /// Default: the AEAD suites, CCM_8 first (LwM2M's mandatory suite); the
+    /// CBC suites (Lucky13-style timing) only when listed; the ECDHE_ECDSA
+    /// suites need `private_key_file`.
     #[serde(deserialize_with = "names_or_comma_list")]
     pub cipher_suites: Vec<String>,
 }
@@ -246,7 +246,7 @@ impl Default for DtlsSettings {
             trust_store_file: String::new(),
             accept_raw_public_keys: true,
             accept_expired_certificates: false,
-            cipher_suites: lwm2m_transport::dtls::CipherSuite::ALL
+            cipher_suites: lwm2m_transport::dtls::CipherSuite::DEFAULT
                 .iter()
                 .map(|s| s.name().to_owned())
                 .collect(),
@@ -866,7 +866,7 @@ mod tests {
     fn dtls_cipher_suites_from_file_or_environment_in_order() {
         use lwm2m_transport::dtls::CipherSuite;
         let default = Settings::default().dtls.parsed_cipher_suites().unwrap();
-        assert_eq!(default, CipherSuite::ALL.to_vec());
+        assert_eq!(default, CipherSuite::DEFAULT.to_vec());
         let mut file = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
         writeln!(
             file,
