@@ -542,7 +542,10 @@ async fn an_operator_session_from_models_to_device_reads() {
         .find(|o| o["object_id"] == 3303)
         .unwrap_or_else(|| panic!("3303 is not listed: {unknown}"));
     assert!(
-        temperature["last_endpoint"].as_str().unwrap().starts_with("sim-"),
+        temperature["last_endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("sim-"),
         "{temperature}"
     );
 

@@ -216,11 +216,7 @@ pub fn register_datagram_bytes(template: &DeviceConfig) -> Result<usize> {
     let request = register_request(
         template,
         template.lifetime,
-        register_payload(
-            &tree,
-            template.lwm2m_version,
-            template.multi_node_format(),
-        ),
+        register_payload(&tree, template.lwm2m_version, template.multi_node_format()),
     );
     let mut endpoint = CoapEndpoint::<u8>::new(CoapConfig {
         seed: 1,

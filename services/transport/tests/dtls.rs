@@ -484,13 +484,21 @@ async fn auto_provisioned_devices_have_a_tenant_and_refusals_read_well() {
     let stranger = format!("stranger-{}", fleet.run);
     let created = plain_request(coap, register(&stranger)).await;
     assert_eq!(created.code, ResponseCode::CREATED, "{created:?}");
-    let reg = store.sessions.get_by_endpoint(&stranger).await.unwrap().unwrap();
+    let reg = store
+        .sessions
+        .get_by_endpoint(&stranger)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(reg.tenant.as_deref(), Some(fleet.tenant.as_str()));
 
     let refused = plain_request(coap, register(&fleet.endpoint("a"))).await;
     assert_eq!(refused.code, ResponseCode::FORBIDDEN, "{refused:?}");
     let message = String::from_utf8_lossy(&refused.payload).into_owned();
-    assert!(message.contains("must connect with PSK security"), "{message}");
+    assert!(
+        message.contains("must connect with PSK security"),
+        "{message}"
+    );
     node.stop().await;
 }
 
@@ -540,7 +548,11 @@ async fn sends_survive_moves(node: &TestNode, identity: &str, key: &[u8], endpoi
     for round in 0..ROUNDS {
         device.rebind().await;
         let answer = device.request(senml_battery(round)).await;
-        assert_eq!(answer.code, ResponseCode::CHANGED, "round {round}: {answer:?}");
+        assert_eq!(
+            answer.code,
+            ResponseCode::CHANGED,
+            "round {round}: {answer:?}"
+        );
         let values = events.values(endpoint, ValueSource::Send).await;
         assert_eq!(values.values.len(), 1, "round {round}: {values:?}");
     }

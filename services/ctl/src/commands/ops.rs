@@ -232,7 +232,11 @@ mod tests {
             timestamp_ms: 7,
         };
         assert_eq!(event_json(&event)["kind"], "SUCCESSFUL");
-        assert_eq!(event_json(&event)["timestamp_ms"], 7, "--json keeps the number");
+        assert_eq!(
+            event_json(&event)["timestamp_ms"],
+            7,
+            "--json keeps the number"
+        );
         let line = event_line(&event);
         let (at, rest) = line.split_once(' ').unwrap();
         let at = chrono::DateTime::parse_from_rfc3339(at).unwrap();

@@ -78,7 +78,10 @@ fn format_preference_knows_lwm2m_cbor() {
         format_preference: vec![11544, 112],
         ..ProfileConfig::default()
     };
-    assert!(fields(&mut config).is_empty(), "LwM2M CBOR (1.2) is a format");
+    assert!(
+        fields(&mut config).is_empty(),
+        "LwM2M CBOR (1.2) is a format"
+    );
     config.format_preference = vec![11545];
     assert_eq!(fields(&mut config), vec!["format_preference[0]".to_owned()]);
 }
