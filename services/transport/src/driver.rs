@@ -74,6 +74,12 @@ pub(crate) enum Command {
     /// End a local observation on the device too: forget it and send the
     /// proactive cancel (GET with Observe = 1, RFC 7641 §3.6).
     End { token: Token },
+    /// DTLS only: the session at `peer` belongs to a registered device (it
+    /// is evicted last when the session table is full), or no longer does.
+    SessionRegistered { peer: SocketAddr, registered: bool },
+    /// DTLS only: close the session at `peer` (its device de-registered or
+    /// its registration expired), sending close_notify.
+    CloseSession { peer: SocketAddr },
 }
 
 /// How other tasks reach the UDP task.
@@ -140,6 +146,18 @@ impl DriverHandle {
     /// Forgets a local observation and cancels it on the device.
     pub async fn end(&self, token: Token) {
         let _ = self.command(Command::End { token }).await;
+    }
+
+    /// Tells the DTLS driver whether the session at `peer` is registered.
+    pub async fn session_registered(&self, peer: SocketAddr, registered: bool) {
+        let _ = self
+            .command(Command::SessionRegistered { peer, registered })
+            .await;
+    }
+
+    /// Asks the DTLS driver to close the session at `peer`.
+    pub async fn close_session(&self, peer: SocketAddr) {
+        let _ = self.command(Command::CloseSession { peer }).await;
     }
 }
 
@@ -362,6 +380,9 @@ impl<P: Clone + Eq + Hash + std::fmt::Debug> Exchanges<P> {
                     }
                 }
             }
+            // Handled by the DTLS driver before it gets here; plain CoAP
+            // has no session to mark or close.
+            Command::SessionRegistered { .. } | Command::CloseSession { .. } => {}
         }
     }
 

@@ -45,6 +45,10 @@ pub(crate) async fn sweep(node: &Arc<Node>) -> usize {
             total += 1;
             let tokens: Vec<Vec<u8>> = observations.into_iter().map(|o| o.token).collect();
             node.forget_device(&reg, &tokens).await;
+            // A DTLS session this node holds for the device goes too.
+            if let Some(peer) = crate::peer::Peer::parse(&reg.address).filter(|p| p.secure) {
+                node.driver_of(peer).close_session(peer.addr).await;
+            }
             Counters::inc(&node.counters.expirations);
             tracing::info!(endpoint = %reg.endpoint, "registration expired");
             let event = events::registration(RegistrationKind::Expired, &reg, false);

@@ -226,9 +226,19 @@ async fn serve(
         }
         published => (outcome.response, published),
     };
+    let acknowledged = response.code.is_success();
     if let Err(e) = node.driver_of(peer).respond(exchange, response).await {
         tracing::debug!(error = %e, "response not sent");
         return;
+    }
+    // The session follows its device's registration, once the answer is out.
+    if peer.secure && acknowledged {
+        let driver = node.driver_of(peer);
+        match &route {
+            Route::Register | Route::Update(_) => driver.session_registered(peer.addr, true).await,
+            Route::Deregister(_) => driver.close_session(peer.addr).await,
+            _ => {}
+        }
     }
     if let Some(published) = published {
         node.publish_reserved(&mut reservation, published).await;

@@ -502,6 +502,72 @@ async fn auto_provisioned_devices_have_a_tenant_and_refusals_read_well() {
     node.stop().await;
 }
 
+/// Issue 16 finding 6: sessions follow their devices' registrations. A
+/// De-register or a lifetime expiry closes the device's session, and when
+/// the table is full a registered device's session is evicted last.
+#[tokio::test]
+async fn sessions_end_with_their_registrations_and_registered_ones_are_evicted_last() {
+    let fleet = Fleet::new().await;
+    fleet.add("c", psk(&fleet.identity("c"), KEY_A)).await;
+    let store = Store::new(Backend::Memory).await;
+    let mut config = test_config();
+    config.registration_grace = Duration::from_millis(0);
+    config.dtls.limits.max_sessions = 2;
+    let node = fleet.node_with(&store, config).await;
+    let server = node.handle.dtls_addr.unwrap();
+    let established =
+        |n: u64| move |s: &lwm2m_transport::TransportStats| s.dtls.sessions_established == n;
+
+    // De-register: the session closes once the answer is out.
+    let a = Device::connect(server, &fleet.identity("a"), KEY_A)
+        .await
+        .unwrap();
+    let rd = location(&a.register(&fleet.endpoint("a")).await);
+    node.wait_stats("a's session", established(1)).await;
+    assert_eq!(
+        a.request(Request::delete(&rd)).await.code,
+        ResponseCode::DELETED
+    );
+    node.wait_stats("a's session closed at De-register", established(0))
+        .await;
+
+    // Lifetime expiry closes it too.
+    let b = Device::connect(server, &fleet.identity("b"), KEY_B)
+        .await
+        .unwrap();
+    let short = Request::post("/rd")
+        .with_query("ep", &fleet.endpoint("b"))
+        .with_query("lt", "1")
+        .with_query("lwm2m", "1.1")
+        .with_content_format(40)
+        .with_payload(b"</3/0>".to_vec());
+    assert_eq!(b.request(short).await.code, ResponseCode::CREATED);
+    node.wait_stats("b's session closed at expiry", established(0))
+        .await;
+
+    // A full table (2): a registered device's session outlives an
+    // unregistered one when a third device handshakes.
+    let a = Device::connect(server, &fleet.identity("a"), KEY_A)
+        .await
+        .unwrap();
+    location(&a.register(&fleet.endpoint("a")).await);
+    let _idle = Device::connect(server, &fleet.identity("b"), KEY_B)
+        .await
+        .unwrap();
+    node.wait_stats("two sessions", established(2)).await;
+    let _c = Device::connect(server, &fleet.identity("c"), KEY_A)
+        .await
+        .unwrap();
+    node.wait_stats("one evicted", |s| s.dtls.engine.sessions_evicted == 1)
+        .await;
+    assert_eq!(
+        a.request(senml_battery(50)).await.code,
+        ResponseCode::CHANGED,
+        "the registered device kept its session"
+    );
+    node.stop().await;
+}
+
 #[tokio::test]
 async fn connection_id_session_follows_the_device_to_a_new_port() {
     let fleet = Fleet::new().await;

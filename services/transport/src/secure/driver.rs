@@ -67,8 +67,10 @@ impl Sessions {
     }
 
     /// Learns the credentials of sessions that were imported (no
-    /// HandshakeComplete tells them).
-    fn imported(&mut self, dtls: &DtlsServer) {
+    /// HandshakeComplete tells them). They carried registered devices
+    /// before the restart or crash, so they are evicted last, like the
+    /// sessions of devices that registered here.
+    fn imported(&mut self, dtls: &mut DtlsServer) {
         for session in dtls.established_session_ids() {
             if self.credentials.contains_key(&session) {
                 continue;
@@ -76,6 +78,7 @@ impl Sessions {
             if let Some(credential) = dtls.credential(session) {
                 self.credentials
                     .insert(session, Arc::new(credential.clone()));
+                let _ = dtls.mark_registered(session, true);
             }
         }
     }
@@ -170,7 +173,7 @@ pub(crate) async fn run(
     let mut wall_clock_at = Instant::now();
     dtls.set_wall_clock(wall_clock_at, SystemTime::now());
     // Sessions restored from the parking or the reservations.
-    sessions.imported(&dtls);
+    sessions.imported(&mut dtls);
     let mut adoptions = forwarding.as_mut().and_then(Forwarding::take_adoptions);
     // Engine events taken out early to see which record raised them (the
     // relay map follows authentic records only); handled first.
@@ -220,6 +223,9 @@ pub(crate) async fn run(
             );
         }
         while let Ok(command) = commands.try_recv() {
+            let Some(command) = session_command(&mut dtls, now, command) else {
+                continue;
+            };
             let link = Secure {
                 dtls: &dtls,
                 sessions: &sessions,
@@ -276,8 +282,11 @@ pub(crate) async fn run(
             ready = frames_readable(forwarding.as_ref()) => ready?,
             command = commands.recv() => match command {
                 Some(command) => {
-                    let link = Secure { dtls: &dtls, sessions: &sessions };
-                    exchanges.apply(Instant::now(), command, &link);
+                    let now = Instant::now();
+                    if let Some(command) = session_command(&mut dtls, now, command) {
+                        let link = Secure { dtls: &dtls, sessions: &sessions };
+                        exchanges.apply(now, command, &link);
+                    }
                 }
                 None => break,
             },
@@ -482,6 +491,30 @@ fn reserved(
         Some(limit) => dtls.confirm_reservation(now, session, limit),
         None => dtls.reservation_failed(now, session),
     };
+}
+
+/// Applies the commands about DTLS sessions themselves (registered
+/// devices are evicted last; a de-registered or expired device's session
+/// is closed, so sessions do not outlive their devices); passes the others
+/// on to the CoAP side.
+fn session_command(dtls: &mut DtlsServer, now: Instant, command: Command) -> Option<Command> {
+    match command {
+        Command::SessionRegistered { peer, registered } => {
+            if let Some(session) = dtls.session_for_addr(peer) {
+                let _ = dtls.mark_registered(session, registered);
+            }
+            None
+        }
+        Command::CloseSession { peer } => {
+            if let Some(session) = dtls.session_for_addr(peer) {
+                if let Err(e) = dtls.close(now, session) {
+                    tracing::debug!(%peer, error = %e, "dtls session not closed");
+                }
+            }
+            None
+        }
+        other => Some(other),
+    }
 }
 
 /// Where spawned lookups and store writes send their answers.
