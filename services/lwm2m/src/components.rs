@@ -54,6 +54,11 @@ pub fn transport_config(settings: &Settings) -> TransportConfig {
     if let Ok(suites) = s.dtls.parsed_cipher_suites() {
         config.dtls.cipher_suites = suites;
     }
+    config.dtls.require_extended_master_secret = s.dtls.require_extended_master_secret;
+    config.dtls.session_idle_timeout = (s.dtls.session_idle_timeout_s > 0)
+        .then(|| Duration::from_secs(s.dtls.session_idle_timeout_s));
+    config.dtls.limits.max_handshakes_per_ip = s.dtls.max_handshakes_per_ip;
+    config.dtls.limits.max_sessions = s.dtls.max_sessions;
     config.dtls.node_id = u8::try_from(s.node.id).unwrap_or(0);
     config.cluster = ClusterConfig {
         node_id_source: match (s.node.id, s.node.derive.as_str()) {
@@ -427,6 +432,30 @@ mod tests {
         assert_eq!(c.default_request_timeout, Duration::from_millis(1500));
         assert_eq!(c.coap_bind.port(), 5683);
         assert_eq!(c.grpc_advertise, None);
+    }
+
+    #[test]
+    fn dtls_hardening_settings_reach_the_engine() {
+        let s = Settings::default();
+        let c = transport_config(&s);
+        assert!(
+            c.dtls.require_extended_master_secret,
+            "EMS required by default"
+        );
+        assert_eq!(
+            c.dtls.session_idle_timeout,
+            Some(Duration::from_secs(48 * 3600))
+        );
+        let mut s = Settings::default();
+        s.dtls.require_extended_master_secret = false;
+        s.dtls.session_idle_timeout_s = 0;
+        s.dtls.max_handshakes_per_ip = 3;
+        s.dtls.max_sessions = 1000;
+        let c = transport_config(&s);
+        assert!(!c.dtls.require_extended_master_secret);
+        assert_eq!(c.dtls.session_idle_timeout, None);
+        assert_eq!(c.dtls.limits.max_handshakes_per_ip, 3);
+        assert_eq!(c.dtls.limits.max_sessions, 1000);
     }
 
     #[test]

@@ -193,6 +193,17 @@ pub struct DtlsSettings {
     /// suites need `private_key_file`.
     #[serde(deserialize_with = "names_or_comma_list")]
     pub cipher_suites: Vec<String>,
+    /// Refuse clients without the extended master secret (RFC 7627); set
+    /// false for old clients (tinydtls-based devices lack it).
+    pub require_extended_master_secret: bool,
+    /// Close an established session after this long without a record from
+    /// its device; 0: never.
+    pub session_idle_timeout_s: u64,
+    /// Handshakes in progress from one IP address (any port).
+    pub max_handshakes_per_ip: usize,
+    /// Established sessions this node holds; beyond, a new handshake evicts
+    /// the least recently active session, unregistered devices' first.
+    pub max_sessions: usize,
 }
 
 impl DtlsSettings {
@@ -238,6 +249,8 @@ fn names_or_comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Str
 
 impl Default for DtlsSettings {
     fn default() -> Self {
+        // The engine's defaults, so the two never disagree.
+        let engine = lwm2m_transport::dtls::ServerConfig::default();
         DtlsSettings {
             enabled: true,
             connection_id_length: 8,
@@ -250,6 +263,10 @@ impl Default for DtlsSettings {
                 .iter()
                 .map(|s| s.name().to_owned())
                 .collect(),
+            require_extended_master_secret: engine.require_extended_master_secret,
+            session_idle_timeout_s: engine.session_idle_timeout.map_or(0, |d| d.as_secs()),
+            max_handshakes_per_ip: engine.limits.max_handshakes_per_ip,
+            max_sessions: engine.limits.max_sessions,
         }
     }
 }
