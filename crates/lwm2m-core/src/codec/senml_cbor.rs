@@ -10,7 +10,7 @@
 //! mapping in [`crate::codec::senml`].
 
 use super::senml::cbor_wire::{self, Item, Key};
-use super::senml::{MultiNodeCodec, SenmlNumber, SenmlRecord, SenmlValue, MAX_PAYLOAD_LEN};
+use super::senml::{check_size, MultiNodeCodec, SenmlNumber, SenmlRecord, SenmlValue};
 use super::{ContentFormat, NodeCodec};
 use crate::model::ModelLookup;
 use crate::node::LwM2mNode;
@@ -70,15 +70,7 @@ impl MultiNodeCodec for SenmlCborCodec {
     }
 
     fn parse_records(&self, payload: &[u8]) -> Result<Vec<SenmlRecord>, Error> {
-        if payload.len() > MAX_PAYLOAD_LEN {
-            return Err(Error::decode(
-                FORMAT,
-                format!(
-                    "payload of {} bytes is above the limit of {MAX_PAYLOAD_LEN}",
-                    payload.len()
-                ),
-            ));
-        }
+        check_size(FORMAT, payload)?;
         if payload.is_empty() {
             return Ok(Vec::new());
         }

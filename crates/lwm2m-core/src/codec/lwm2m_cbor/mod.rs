@@ -36,7 +36,7 @@ mod proptests;
 #[allow(clippy::indexing_slicing)] // tests index fixtures they built
 mod tests;
 
-use super::senml::{resolve, MultiNodeCodec, SenmlRecord, MAX_PAYLOAD_LEN};
+use super::senml::{check_size, resolve, MultiNodeCodec, SenmlRecord};
 use super::{ContentFormat, NodeCodec};
 use crate::model::ModelLookup;
 use crate::node::LwM2mNode;
@@ -80,15 +80,7 @@ impl MultiNodeCodec for LwM2mCborCodec {
     }
 
     fn parse_records(&self, payload: &[u8]) -> Result<Vec<SenmlRecord>, Error> {
-        if payload.len() > MAX_PAYLOAD_LEN {
-            return Err(Error::decode(
-                FORMAT,
-                format!(
-                    "payload of {} bytes is above the limit of {MAX_PAYLOAD_LEN}",
-                    payload.len()
-                ),
-            ));
-        }
+        check_size(FORMAT, payload)?;
         if payload.is_empty() {
             return Ok(Vec::new());
         }

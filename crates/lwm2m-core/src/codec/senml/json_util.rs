@@ -2,23 +2,13 @@
 //! small deterministic writer (fixed field order, no whitespace, shortest
 //! round-tripping floats).
 
-use super::{SenmlNumber, MAX_PAYLOAD_LEN};
+use super::SenmlNumber;
+#[cfg(test)]
+use super::MAX_PAYLOAD_LEN;
 use crate::codec::ContentFormat;
 use crate::Error;
 
-/// Refuses payloads above [`MAX_PAYLOAD_LEN`].
-pub(crate) fn check_size(format: ContentFormat, payload: &[u8]) -> Result<(), Error> {
-    if payload.len() > MAX_PAYLOAD_LEN {
-        return Err(Error::decode(
-            format,
-            format!(
-                "payload of {} bytes is above the limit of {MAX_PAYLOAD_LEN}",
-                payload.len()
-            ),
-        ));
-    }
-    Ok(())
-}
+pub(crate) use super::check_size;
 
 /// True when the payload holds nothing but whitespace (an empty pack).
 pub(crate) fn is_blank(payload: &[u8]) -> bool {

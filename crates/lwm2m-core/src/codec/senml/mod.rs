@@ -65,6 +65,21 @@ use resolve::Resolved;
 /// than a small multiple of it in memory.
 pub const MAX_PAYLOAD_LEN: usize = 4 * 1024 * 1024;
 
+/// Refuses payloads above [`MAX_PAYLOAD_LEN`], whatever their format (the
+/// JSON, CBOR and LwM2M CBOR decoders all start here).
+pub(crate) fn check_size(format: ContentFormat, payload: &[u8]) -> Result<(), Error> {
+    if payload.len() > MAX_PAYLOAD_LEN {
+        return Err(Error::decode(
+            format,
+            format!(
+                "payload of {} bytes is above the limit of {MAX_PAYLOAD_LEN}",
+                payload.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A SenML number as carried: integers keep their exact value (CBOR integers
 /// span -2^64..2^64), other numbers are `f64`.
 #[derive(Clone, Copy, Debug, PartialEq)]
